@@ -1,0 +1,78 @@
+# Userland and host tools.  build.sh drives this; `make help` lists targets.
+# Every component keeps its rules in <component>/build.mk and appends to:
+#   GUEST_BINS  static musl binaries for the VM   ($(B)/guest/...)
+#   HOST_BINS   host tools, installed to $(OUT)/bin
+#   UNIT_TESTS  host test executables speaking TAP (run by scripts/run-tests)
+# Objects: $(B)/guest/<path>.o and $(B)/host/<path>.o from <path>.c, via the
+# pattern rules below.  Extra flags per folder with pattern-specific
+# variables, e.g.  $(B)/guest/gcs-agent/%.o: EXTRA_CFLAGS += -Ifoo
+
+OUT ?= out
+B := $(OUT)/build
+CACHE ?= $(OUT)/cache
+
+HOST_CC ?= gcc
+GUEST_CC ?= musl-gcc
+WERROR ?= -Werror
+# SANITIZE=1 builds host objects and tests with ASan + UBSan (separate tree).
+SANITIZE ?= 0
+
+COMMON_CFLAGS := -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -Icommon/include
+HOST_CFLAGS := $(COMMON_CFLAGS) -O2 -g
+HOST_LDFLAGS :=
+ifeq ($(SANITIZE),1)
+B_HOST := $(B)/host-asan
+HOST_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+HOST_LDFLAGS += -fsanitize=address,undefined
+else
+B_HOST := $(B)/host
+endif
+
+# musl ships no kernel uapi headers; scripts/musl-kheaders.sh copies the
+# distribution's sanitized ones into a private include dir.
+MUSL_KHEADERS := $(B)/musl-include
+GUEST_CFLAGS := $(COMMON_CFLAGS) -Os -isystem $(MUSL_KHEADERS) \
+	-ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables
+GUEST_LDFLAGS := -static -s -Wl,--gc-sections
+
+GUEST_BINS :=
+HOST_BINS :=
+UNIT_TESTS :=
+
+.PHONY: all guest host tests help
+all: guest host tests
+
+include common/build.mk
+-include init/build.mk
+-include gcs-agent/build.mk
+-include image/build.mk
+-include qemu-tests/build.mk
+
+guest: $(GUEST_BINS)
+host: $(HOST_BINS)
+tests: $(UNIT_TESTS)
+
+help:
+	@echo "targets: all guest host tests"
+	@echo "guest binaries: $(GUEST_BINS)"
+	@echo "host binaries:  $(HOST_BINS)"
+	@echo "unit tests:     $(UNIT_TESTS)"
+
+$(MUSL_KHEADERS)/.stamp: scripts/musl-kheaders.sh
+	@scripts/musl-kheaders.sh $(MUSL_KHEADERS)
+
+$(B)/guest/%.o: %.c $(MUSL_KHEADERS)/.stamp
+	@mkdir -p $(@D)
+	@echo "  CC [guest] $<"
+	@$(GUEST_CC) $(GUEST_CFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B_HOST)/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC [host]  $<"
+	@$(HOST_CC) $(HOST_CFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUT)/bin/%:
+	@mkdir -p $(@D)
+	@cp -f $< $@
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
