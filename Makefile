@@ -43,10 +43,8 @@ UNIT_TESTS :=
 all: guest host tests
 
 include common/build.mk
--include init/build.mk
--include gcs-agent/build.mk
--include image/build.mk
--include qemu-tests/build.mk
+# Every other component: <folder>/build.mk or <folder>/<sub>/build.mk.
+include $(sort $(filter-out common/build.mk,$(wildcard */build.mk */*/build.mk)))
 
 guest: $(GUEST_BINS)
 host: $(HOST_BINS)
