@@ -74,3 +74,6 @@ $(OUT)/bin/%:
 	@cp -f $< $@
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+print-%:
+	@echo $($*)

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# The one entry point: kernel, userland, images, tests.  ./build.sh help
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$ROOT"
+export ROOT
+export OUT=${OUT:-$ROOT/out}
+export CACHE=${CACHE:-$OUT/cache}
+export B=$OUT/build
+export BIN=$OUT/bin
+export BOOTFILES=$OUT/bootfiles
+# Reproducible outputs: every timestamp in the images is this one.
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+	SOURCE_DATE_EPOCH=$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || echo 0)
+fi
+export SOURCE_DATE_EPOCH
+JOBS=${JOBS:-$(nproc)}
+
+usage() {
+	cat <<EOU
+usage: ./build.sh [COMMAND]
+
+  (none), all   install missing Debian packages, build the kernel, the guest
+                userland, the host tools and the boot files into out/
+  test          build what is missing, then run every test: unit tests and
+                the QEMU integration tests (what CI runs)
+  unit          build, then run the unit tests only
+  integration   build, then run the QEMU integration tests only
+  deps          install missing Debian packages only (scripts/deps.sh)
+  kernel        build (or fetch from the cache) the kernel only
+  clean         remove out/ except the cache (out/cache: kernel, musl deps)
+  distclean     remove all of out/
+  help          this text
+
+Outputs: out/bootfiles/{kernel,vmlinux,initrd.img}  the boot files
+         out/bin/                                  host tools
+Environment: KERNEL_SRC (kernel tree or tarball; default Debian's
+linux-source-6.1), OUT, CACHE, JOBS, SOURCE_DATE_EPOCH.
+EOU
+}
+
+T0=$(date +%s)
+step_no=0
+current_step=
+step() {
+	step_no=$((step_no + 1))
+	current_step=$1
+	printf '==> [%3ds] %s\n' "$(($(date +%s) - T0))" "$1"
+}
+on_error() {
+	local rc=$?
+	echo "build.sh: FAILED during: ${current_step:-startup} (exit $rc)" >&2
+	exit "$rc"
+}
+trap on_error ERR
+
+human() {
+	local f=$1
+	[ -e "$f" ] || { echo "-"; return; }
+	numfmt --to=iec --suffix=B --format='%.1f' "$(stat -c %s "$f")"
+}
+
+do_deps() {
+	step "Debian packages"
+	scripts/deps.sh
+}
+
+do_kernel() {
+	step "kernel (cached by config + source)"
+	mkdir -p "$B"
+	scripts/build-kernel.sh "$B/kernel"
+}
+
+do_userland() {
+	step "userland and host tools (make -j$JOBS)"
+	make -s -j"$JOBS" OUT="$OUT" CACHE="$CACHE" all
+}
+
+# Guest binaries that go into the image: DEST=SRC pairs.
+image_files() {
+	local f
+	for f in \
+		/init="$B/guest/init/init" \
+		/bin/vsockexec="$B/guest/init/vsockexec" \
+		/bin/gcs="$B/guest/gcs-agent/gcs"; do
+		[ -e "${f#*=}" ] && echo "$f:0755"
+	done
+	return 0
+}
+
+do_images() {
+	step "boot files"
+	local stage
+	stage=$(mktemp -d "$OUT/.bootfiles.XXXXXX")
+	# Nothing half-written ever lands in out/bootfiles: build in a stage
+	# directory, swap it in at the end.
+	trap 'rm -rf "$stage"' RETURN
+	local args=()
+	while IFS= read -r f; do args+=(--file "$f"); done < <(image_files)
+	image/initrd/gen-list.sh "${args[@]}" --busybox /bin/busybox >"$B/initrd.list"
+	"$BIN/mkinitrd" -o "$stage/initrd.img" "$B/initrd.list"
+	cp "$B/kernel/kernel" "$B/kernel/vmlinux" "$stage/"
+	cp "$B/kernel/kernel.config" "$stage/kernel.config"
+	rm -rf "$OUT/bootfiles.old"
+	[ -d "$BOOTFILES" ] && mv "$BOOTFILES" "$OUT/bootfiles.old"
+	mv "$stage" "$BOOTFILES"
+	rm -rf "$OUT/bootfiles.old"
+	chmod 755 "$BOOTFILES"
+}
+
+summary() {
+	echo
+	echo "Boot files in $BOOTFILES:"
+	local f
+	for f in kernel vmlinux initrd.img; do
+		printf '  %-12s %8s\n' "$f" "$(human "$BOOTFILES/$f")"
+	done
+	echo "Guest binaries:"
+	for f in init/init init/vsockexec gcs-agent/gcs; do
+		printf '  %-12s %8s\n' "$(basename "$f")" "$(human "$B/guest/$f")"
+	done
+	echo "Host tools in $BIN: $(ls "$BIN" 2>/dev/null | tr '\n' ' ')"
+	echo "Built in $(($(date +%s) - T0)) s."
+}
+
+build_all() {
+	do_deps
+	do_kernel
+	do_userland
+	do_images
+}
+
+unit_tests() {
+	step "unit tests"
+	local tests=()
+	read -r -a tests <<<"$(make -s OUT="$OUT" print-UNIT_TESTS)"
+	local t
+	while IFS= read -r t; do tests+=("$t"); done < <(
+		find . -path ./out -prune -o -path ./qemu-tests/tests -prune -o \
+			-path '*/tests/*_test.sh' -type f -print | sort)
+	scripts/run-tests --name unit --log "$OUT/test-logs/unit" "${tests[@]}"
+}
+
+integration_tests() {
+	step "integration tests (QEMU)"
+	local tests=()
+	while IFS= read -r t; do tests+=("$t"); done < <(
+		find qemu-tests/tests -name '*_test.sh' -type f 2>/dev/null | sort)
+	scripts/run-tests --name integration --timeout 900 \
+		--log "$OUT/test-logs/integration" "${tests[@]}"
+}
+
+cmd=${1:-all}
+case "$cmd" in
+all)
+	build_all
+	summary
+	;;
+test)
+	build_all
+	rc=0
+	unit_tests | tee "$OUT/test-logs.unit.txt" || rc=1
+	integration_tests | tee "$OUT/test-logs.integration.txt" || rc=1
+	u=$(tail -1 "$OUT/test-logs.unit.txt")
+	i=$(tail -1 "$OUT/test-logs.integration.txt")
+	echo
+	echo "Summary: $u; $i"
+	p=$(($(echo "$u" | awk '{print $2}') + $(echo "$i" | awk '{print $2}')))
+	f=$(($(echo "$u" | awk '{print $4}') + $(echo "$i" | awk '{print $4}')))
+	s=$(($(echo "$u" | awk '{print $6}') + $(echo "$i" | awk '{print $6}')))
+	echo "tests: $p passed, $f failed, $s skipped"
+	exit "$rc"
+	;;
+unit)
+	build_all
+	unit_tests
+	;;
+integration)
+	build_all
+	integration_tests
+	;;
+deps) do_deps ;;
+kernel) do_kernel ;;
+clean)
+	step "clean (keeping $CACHE)"
+	find "$OUT" -mindepth 1 -maxdepth 1 ! -path "$CACHE" -exec rm -rf {} + 2>/dev/null || true
+	;;
+distclean)
+	step "distclean"
+	rm -rf "$OUT"
+	;;
+help | -h | --help) usage ;;
+*)
+	usage >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Foundation: the boot files boot under QEMU in both firmware paths, init
+# sets up the system, passes the program's output to the console, reaps the
+# orphans it is handed, and powers the VM off by itself when its program
+# exits, with the exit status logged.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require_bootfiles
+
+work=$(mktemp -d /tmp/lcow-boot-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# The guest program: list the mounts, hand init an orphan (the subshell
+# exits at once, so its child sleep is re-parented to PID 1), check later
+# that the orphan is gone from /proc (a zombie would still be listed), and
+# exit with a distinctive status.
+script='echo MARK-START; cat /proc/mounts; (sleep 1 & echo $! >/tmp/orphan); o=$(cat /tmp/orphan); echo orphan-pid=$o; sleep 3; if [ -e /proc/$o ]; then echo ORPHAN-LEFT; cat /proc/$o/status; else echo ORPHAN-REAPED; fi; echo ppid-of-sh=$PPID; exit 7'
+
+plan 16
+
+boot() {
+	local mode=$1 log=$2
+	set +e
+	"$RUN_VM" --boot "$mode" --mem 256 --serial "$log" --timeout 300 \
+		-- /bin/sh -c "$script" >"$log.run" 2>&1
+	echo $? >"$log.rc"
+	set -e
+	# The console's ONLCR turns \n into \r\n.
+	sed -i 's/\r$//' "$log" 2>/dev/null || true
+}
+
+log=$work/uefi.log
+boot uefi "$log"
+check_eq "uefi: VM powered off by itself (qemu exit 0)" 0 "$(cat "$log.rc")"
+check_log "uefi: program output reaches the console" "$log" '^MARK-START'
+check_log "uefi: /proc mounted" "$log" '^proc /proc proc '
+check_log "uefi: /sys mounted" "$log" '^sysfs /sys sysfs '
+check_log "uefi: /dev is devtmpfs" "$log" '^devtmpfs /dev devtmpfs '
+check_log "uefi: /run is tmpfs" "$log" '^tmpfs /run tmpfs '
+check_log "uefi: /tmp is tmpfs" "$log" '^tmpfs /tmp tmpfs '
+check_log "uefi: /dev/pts is devpts" "$log" '^devpts /dev/pts devpts '
+check_log "uefi: /dev/shm is tmpfs" "$log" '^tmpfs /dev/shm tmpfs '
+check_log "uefi: cgroup2 at /sys/fs/cgroup" "$log" '^cgroup2 /sys/fs/cgroup cgroup2 '
+check_log "uefi: the program runs as init's child" "$log" '^ppid-of-sh=1$'
+check_log "uefi: init reaped the orphan it was handed" "$log" '^ORPHAN-REAPED'
+check_log "uefi: init logged the exit status and powered off" "$log" 'init: /bin/sh exited with status 7; powering off'
+check_log "uefi: kernel powered down" "$log" 'reboot: Power down'
+
+log=$work/direct.log
+boot direct "$log"
+check_eq "direct (PVH vmlinux): VM powered off by itself" 0 "$(cat "$log.rc")"
+check_log "direct (PVH vmlinux): same program, same status" "$log" 'init: /bin/sh exited with status 7; powering off'
+
+done_testing
