@@ -91,7 +91,7 @@ void init_args_parse(struct init_args *a, int argc, char **argv)
 			break;
 		}
 		if (w[0] == '-' && w[1]) {
-			i += 1 + parse_cluster(a, w, argv[i + 1]);
+			i += 1 + parse_cluster(a, w, i + 1 < argc ? argv[i + 1] : NULL);
 			continue;
 		}
 		if (strchr(w, '/'))
