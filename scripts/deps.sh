@@ -17,10 +17,11 @@ PACKAGES=(
 	libarchive-dev libarchive-tools cpio  # initrd builder and its tests
 	libext2fs-dev e2fsprogs       # ext4 images
 	libjansson-dev                # JSON in host-side builds of the agent and client
+	cmake patch                   # jansson from its Debian source, built with musl-gcc
 	gnu-efi mtools dosfstools     # the UEFI loader and its ESP image
 	qemu-system-x86 ovmf          # the harness that stands in for Hyper-V
 	diod                          # 9P server for MappedDirectory shares
-	zstd python3                  # test data and helpers
+	zstd python3 jq               # test data and helpers
 )
 # Source packages fetched with `apt-get source` (need a deb-src entry).
 SOURCE_PACKAGES=(jansson)

@@ -2,6 +2,7 @@
 #include "bridge.h"
 
 #include <errno.h>
+#include <string.h>
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -67,4 +68,32 @@ const char *bridge_msg_name(uint32_t type)
 	case MSG_NOTIFY_CONTAINER: return "ContainerNotification";
 	default: return NULL;
 	}
+}
+
+long bridge_frame_scan(const uint8_t *buf, size_t len, struct bridge_header *hdr)
+{
+	if (len < BRIDGE_HEADER_SIZE)
+		return 0;
+	if (bridge_header_decode(buf, hdr) < 0)
+		return -EPROTO;
+	if (len < hdr->size)
+		return 0;
+	return (long)hdr->size;
+}
+
+int bridge_frame_encode(uint32_t type, uint64_t id, const void *body, size_t body_len,
+			uint8_t *out, size_t out_size)
+{
+	if (body_len > BRIDGE_MAX_FRAME - BRIDGE_HEADER_SIZE ||
+	    out_size < BRIDGE_HEADER_SIZE + body_len)
+		return -EMSGSIZE;
+	struct bridge_header hdr = {
+		.type = type,
+		.size = (uint32_t)(BRIDGE_HEADER_SIZE + body_len),
+		.id = id,
+	};
+	bridge_header_encode(&hdr, out);
+	if (body_len)
+		memcpy(out + BRIDGE_HEADER_SIZE, body, body_len);
+	return 0;
 }

@@ -91,4 +91,36 @@ void bridge_header_encode(const struct bridge_header *hdr, uint8_t out[BRIDGE_HE
  * caller logs and drops the connection, never allocates Size bytes). */
 int bridge_header_decode(const uint8_t in[BRIDGE_HEADER_SIZE], struct bridge_header *hdr);
 
+/* Identifier fields (T / Category / Id / Version). */
+static inline uint32_t bridge_msg_kind(uint32_t type)
+{
+	return type & MSG_TYPE_MASK;
+}
+
+static inline uint32_t bridge_msg_category(uint32_t type)
+{
+	return type & MSG_CATEGORY_MASK;
+}
+
+static inline uint32_t bridge_msg_id(uint32_t type)
+{
+	return (type & MSG_ID_MASK) >> 8;
+}
+
+static inline uint32_t bridge_msg_version(uint32_t type)
+{
+	return type & MSG_VERSION_MASK;
+}
+
+/* Look for one frame at the start of buf[0..len): returns the frame's length
+ * (> 0, hdr filled) when it is complete, 0 when more bytes are needed, or
+ * -EPROTO when the header's Size is out of range (hdr still filled, so the
+ * caller can say what it saw).  Never reads past len. */
+long bridge_frame_scan(const uint8_t *buf, size_t len, struct bridge_header *hdr);
+
+/* Write header + body into out (BRIDGE_HEADER_SIZE + body_len bytes);
+ * -EMSGSIZE when the frame would exceed BRIDGE_MAX_FRAME. */
+int bridge_frame_encode(uint32_t type, uint64_t id, const void *body, size_t body_len,
+			uint8_t *out, size_t out_size);
+
 #endif

@@ -1,0 +1,79 @@
+# gcs-agent/: /bin/gcs, the guest agent speaking the hcsshim bridge protocol v4.
+#
+#   guest:  $(B)/guest/gcs-agent/gcs   static musl, stripped, jansson built
+#           from Debian's source package by scripts/build-musl-deps.sh and
+#           cached in $(CACHE)/musl (the first build needs deb-src in apt).
+#   tests:  host executables under $(B_HOST)/tests/gcs-agent/, linked with
+#           Debian's libjansson-dev; agent_test runs the real guest binary.
+#   make gcs-agent-fuzz: the libFuzzer target (clang), not part of `tests`.
+
+GCS_JANSSON_VERSION := 2.14
+GCS_JANSSON_DIR := $(CACHE)/musl/jansson-$(GCS_JANSSON_VERSION)
+GCS_JANSSON_LIB := $(GCS_JANSSON_DIR)/lib/libjansson.a
+
+# Everything but main(): shared by the agent, the tests and the fuzzer.
+GCS_LIB_SRCS := \
+	gcs-agent/log.c \
+	gcs-agent/loop.c \
+	gcs-agent/conn.c \
+	gcs-agent/transport.c \
+	gcs-agent/server.c \
+	gcs-agent/flags.c \
+	gcs-agent/fuzz.c \
+	gcs-agent/protocol/bridge.c \
+	gcs-agent/protocol/json.c \
+	gcs-agent/protocol/messages.c \
+	gcs-agent/protocol/hresult.c \
+	gcs-agent/dispatch/dispatch.c \
+	gcs-agent/dispatch/handlers.c \
+	gcs-agent/runtime/runtime.c
+
+GCS_GUEST_OBJS := $(GCS_LIB_SRCS:%.c=$(B)/guest/%.o) $(B)/guest/gcs-agent/main.o
+GCS_HOST_OBJS := $(GCS_LIB_SRCS:%.c=$(B_HOST)/%.o)
+GCS_BIN := $(B)/guest/gcs-agent/gcs
+
+$(GCS_JANSSON_LIB):
+	@scripts/build-musl-deps.sh jansson $(GCS_JANSSON_DIR)
+
+$(B)/guest/gcs-agent/%.o: EXTRA_CFLAGS += -Igcs-agent -I$(GCS_JANSSON_DIR)/include
+$(GCS_GUEST_OBJS): | $(GCS_JANSSON_LIB)
+
+$(GCS_BIN): $(GCS_GUEST_OBJS) $(COMMON_GUEST_OBJS) $(GCS_JANSSON_LIB)
+	@mkdir -p $(@D)
+	@echo "  LD [guest] $@"
+	@$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(GCS_GUEST_OBJS) $(COMMON_GUEST_OBJS) $(GCS_JANSSON_LIB)
+
+GUEST_BINS += $(GCS_BIN)
+
+# Host unit tests.
+$(B_HOST)/gcs-agent/%.o: EXTRA_CFLAGS += -Igcs-agent
+
+GCS_TESTS := bridge_test json_test log_test flags_test protocol_test transport_test fuzz_test agent_test
+GCS_TEST_BINS := $(GCS_TESTS:%=$(B_HOST)/tests/gcs-agent/%)
+
+$(B_HOST)/tests/gcs-agent/%: $(B_HOST)/gcs-agent/tests/%.o $(GCS_HOST_OBJS) $(COMMON_HOST_OBJS)
+	@mkdir -p $(@D)
+	@echo "  LD [host]  $@"
+	@$(HOST_CC) $(HOST_LDFLAGS) -o $@ $^ -ljansson
+
+# agent_test execs the real static binary.
+$(B_HOST)/gcs-agent/tests/agent_test.o: EXTRA_CFLAGS += -DGCS_BINARY='"$(abspath $(GCS_BIN))"'
+$(B_HOST)/tests/gcs-agent/agent_test: $(GCS_BIN)
+$(B_HOST)/tests/gcs-agent/agent_test: $(B_HOST)/gcs-agent/tests/agent_test.o $(GCS_HOST_OBJS) $(COMMON_HOST_OBJS)
+	@mkdir -p $(@D)
+	@echo "  LD [host]  $@"
+	@$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) -ljansson
+
+UNIT_TESTS += $(GCS_TEST_BINS)
+# Keep the test objects make would otherwise delete as intermediates.
+.SECONDARY: $(GCS_TESTS:%=$(B_HOST)/gcs-agent/tests/%.o)
+
+# libFuzzer: clang, ASan + UBSan, on the same sources.
+GCS_FUZZ_BIN := $(B)/fuzz/gcs-agent/fuzz_bridge
+.PHONY: gcs-agent-fuzz
+gcs-agent-fuzz: $(GCS_FUZZ_BIN)
+$(GCS_FUZZ_BIN): gcs-agent/tests/fuzz_bridge.c $(GCS_LIB_SRCS) $(COMMON_SRCS)
+	@mkdir -p $(@D)
+	@echo "  FUZZ      $@"
+	@clang $(COMMON_CFLAGS) -Igcs-agent -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o $@ $^ -ljansson

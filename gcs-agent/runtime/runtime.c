@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+#include "runtime.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "lcow/cleanup.h"
+
+struct runtime_waiter {
+	struct runtime_waiter *next;
+	struct runtime *rt;
+	struct process *process;
+	struct loop_timer timer;
+	bool has_timer;
+	runtime_wait_fn fn;
+	void *arg;
+};
+
+void runtime_init(struct runtime *rt, struct loop *loop)
+{
+	memset(rt, 0, sizeof(*rt));
+	rt->loop = loop;
+}
+
+static void unlink_waiter(struct runtime_waiter *w)
+{
+	for (struct runtime_waiter **pp = &w->process->waiters; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	w->rt->n_waiters--;
+}
+
+static void free_waiter(struct runtime_waiter *w)
+{
+	if (w->has_timer)
+		loop_timer_fini(&w->timer);
+	free(w);
+}
+
+static void free_process(struct runtime *rt, struct process *p)
+{
+	/* A wait on a process that goes away (its container's state deleted)
+	 * ends with an error, so whoever asked gets an answer and nobody
+	 * keeps a pointer to the waiter. */
+	while (p->waiters) {
+		struct runtime_waiter *w = p->waiters;
+		p->waiters = w->next;
+		rt->n_waiters--;
+		runtime_wait_fn fn = w->fn;
+		void *arg = w->arg;
+		free_waiter(w);
+		fn(arg, -ENOENT, 0);
+	}
+	rt->n_processes--;
+	free(p);
+}
+
+static void free_container(struct runtime *rt, struct container *c)
+{
+	while (c->processes) {
+		struct process *p = c->processes;
+		c->processes = p->next;
+		free_process(rt, p);
+	}
+	free(c->id);
+	free(c->activity_id);
+	free(c);
+}
+
+void runtime_fini(struct runtime *rt)
+{
+	while (rt->containers) {
+		struct container *c = rt->containers;
+		rt->containers = c->next;
+		rt->n_containers--;
+		free_container(rt, c);
+	}
+	while (rt->uvm_processes) {
+		struct process *p = rt->uvm_processes;
+		rt->uvm_processes = p->next;
+		free_process(rt, p);
+	}
+}
+
+struct container *runtime_find_container(struct runtime *rt, const char *id)
+{
+	for (struct container *c = rt->containers; c; c = c->next)
+		if (strcmp(c->id, id) == 0)
+			return c;
+	return NULL;
+}
+
+int runtime_add_container(struct runtime *rt, const char *id, const char *activity_id,
+			  struct container **out, struct error *err)
+{
+	if (!*id || strcmp(id, UVM_CONTAINER_ID) == 0)
+		return error_setx(err, EINVAL, "invalid container id \"%s\"", id);
+	if (runtime_find_container(rt, id))
+		return error_setx(err, EEXIST, "container %s already exists", id);
+	_cleanup_free_ struct container *c = calloc(1, sizeof(*c));
+	if (!c || !(c->id = strdup(id)) ||
+	    !(c->activity_id = strdup(activity_id ? activity_id : ""))) {
+		if (c)
+			free(c->id);
+		return error_set(err, ENOMEM, "register container %s", id);
+	}
+	c->state = CONTAINER_CREATED;
+	c->exit_type = "UnexpectedExit";
+	c->next = rt->containers;
+	rt->containers = c;
+	rt->n_containers++;
+	if (out)
+		*out = c;
+	TAKE_PTR(c);
+	return 0;
+}
+
+void runtime_remove_container(struct runtime *rt, struct container *c)
+{
+	for (struct container **pp = &rt->containers; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			rt->n_containers--;
+			free_container(rt, c);
+			return;
+		}
+	}
+}
+
+struct process *runtime_find_process(struct runtime *rt, struct container *c, uint32_t pid)
+{
+	for (struct process *p = c ? c->processes : rt->uvm_processes; p; p = p->next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+int runtime_add_process(struct runtime *rt, struct container *c, uint32_t pid, bool is_init,
+			struct process **out, struct error *err)
+{
+	if (runtime_find_process(rt, c, pid))
+		return error_setx(err, EEXIST, "process %" PRIu32 " already registered", pid);
+	if (is_init && (!c || c->init))
+		return error_setx(err, EINVAL, "%s already has an init process",
+				  c ? c->id : "the utility VM");
+	struct process *p = calloc(1, sizeof(*p));
+	if (!p)
+		return error_set(err, ENOMEM, "register process %" PRIu32, pid);
+	p->pid = pid;
+	p->container = c;
+	p->is_init = is_init;
+	struct process **head = c ? &c->processes : &rt->uvm_processes;
+	p->next = *head;
+	*head = p;
+	rt->n_processes++;
+	if (is_init) {
+		c->init = p;
+		c->state = CONTAINER_RUNNING;
+	}
+	if (out)
+		*out = p;
+	return 0;
+}
+
+void runtime_process_exited(struct runtime *rt, struct process *p, int wait_status)
+{
+	if (p->exited)
+		return;
+	p->exited = true;
+	if (WIFSIGNALED(wait_status))
+		p->exit_code = 128u + (uint32_t)WTERMSIG(wait_status);
+	else
+		p->exit_code = (uint32_t)WEXITSTATUS(wait_status);
+
+	/* Detach the list first: a callback may start or cancel other waits. */
+	struct runtime_waiter *w = p->waiters;
+	p->waiters = NULL;
+	while (w) {
+		struct runtime_waiter *next = w->next;
+		rt->n_waiters--;
+		runtime_wait_fn fn = w->fn;
+		void *arg = w->arg;
+		uint32_t code = p->exit_code;
+		free_waiter(w);
+		fn(arg, 0, code);
+		w = next;
+	}
+
+	struct container *c = p->container;
+	if (p->is_init && c && c->state != CONTAINER_STOPPED) {
+		c->state = CONTAINER_STOPPED;
+		if (rt->events.container_exited)
+			rt->events.container_exited(rt->events.ctx, c);
+	}
+}
+
+static void wait_timed_out(struct loop_timer *t)
+{
+	struct runtime_waiter *w = t->data;
+	runtime_wait_fn fn = w->fn;
+	void *arg = w->arg;
+	unlink_waiter(w);
+	free_waiter(w);
+	fn(arg, -ETIMEDOUT, 0);
+}
+
+int runtime_wait(struct runtime *rt, struct process *p, uint32_t timeout_ms, runtime_wait_fn fn,
+		 void *arg, struct runtime_waiter **out, struct error *err)
+{
+	if (p->exited)
+		return 1;
+	if (timeout_ms != MSG_WAIT_INFINITE && !rt->loop)
+		return error_setx(err, EOPNOTSUPP, "timed waits need an event loop");
+	_cleanup_free_ struct runtime_waiter *w = calloc(1, sizeof(*w));
+	if (!w)
+		return error_set(err, ENOMEM, "allocate wait");
+	w->rt = rt;
+	w->process = p;
+	w->fn = fn;
+	w->arg = arg;
+	if (timeout_ms != MSG_WAIT_INFINITE) {
+		int r = loop_timer_init(rt->loop, &w->timer, wait_timed_out, w, err);
+		if (r < 0)
+			return r;
+		w->has_timer = true;
+		r = loop_timer_arm(&w->timer, timeout_ms, err);
+		if (r < 0) {
+			loop_timer_fini(&w->timer);
+			return r;
+		}
+	}
+	w->next = p->waiters;
+	p->waiters = w;
+	rt->n_waiters++;
+	*out = TAKE_PTR(w);
+	return 0;
+}
+
+void runtime_wait_cancel(struct runtime_waiter *w)
+{
+	unlink_waiter(w);
+	free_waiter(w);
+}
+
+/*
+ * The operations.  Each is the extension point of a later issue; until
+ * then the request is fully parsed and validated by the caller and gets a
+ * clean "not implemented".
+ */
+static int not_implemented(struct error *err, const char *what)
+{
+	return error_setx(err, ENOSYS, "%s is not implemented yet by this guest agent", what);
+}
+
+int runtime_create_container(struct runtime *rt, const char *id, const char *activity_id,
+			     const struct msg_create *cfg, struct error *err)
+{
+	(void)rt, (void)id, (void)activity_id, (void)cfg;
+	return not_implemented(err, "creating containers");
+}
+
+int runtime_exec_process(struct runtime *rt, struct container *c, const struct msg_execute *m,
+			 uint32_t *pid, struct error *err)
+{
+	(void)rt, (void)m, (void)pid;
+	return not_implemented(err, c ? "starting container processes"
+				      : "starting processes in the utility VM");
+}
+
+int runtime_signal_process(struct runtime *rt, struct process *p, int signo, struct error *err)
+{
+	(void)rt, (void)p, (void)signo;
+	return not_implemented(err, "signalling processes");
+}
+
+int runtime_resize_console(struct runtime *rt, struct process *p, uint16_t height, uint16_t width,
+			   struct error *err)
+{
+	(void)rt, (void)p, (void)height, (void)width;
+	return not_implemented(err, "resizing consoles");
+}
+
+int runtime_get_properties(struct runtime *rt, struct container *c,
+			   const struct msg_get_properties *q, json_t **properties,
+			   struct error *err)
+{
+	(void)rt, (void)c, (void)q;
+	*properties = NULL;
+	return not_implemented(err, "container properties");
+}
+
+int runtime_modify_settings(struct runtime *rt, struct container *c, const struct msg_modify *m,
+			    struct error *err)
+{
+	(void)rt, (void)c;
+	char what[160];
+	snprintf(what, sizeof(what), "ModifySettings %s of %s",
+		 m->request_type_name[0] ? m->request_type_name : "Add", m->resource_type);
+	return not_implemented(err, what);
+}
+
+int runtime_shutdown_container(struct runtime *rt, struct container *c, bool graceful,
+			       struct error *err)
+{
+	(void)rt, (void)c;
+	return not_implemented(err, graceful ? "graceful container shutdown"
+					     : "forced container shutdown");
+}
+
+int runtime_delete_container_state(struct runtime *rt, struct container *c, struct error *err)
+{
+	(void)rt, (void)c;
+	return not_implemented(err, "deleting container state");
+}
+
+const char *container_state_name(enum container_state s)
+{
+	switch (s) {
+	case CONTAINER_CREATED: return "created";
+	case CONTAINER_RUNNING: return "running";
+	case CONTAINER_STOPPED: return "stopped";
+	}
+	return "?";
+}
+
+static void describe_processes(const struct process *p, FILE *out)
+{
+	for (; p; p = p->next) {
+		size_t waits = 0;
+		for (const struct runtime_waiter *w = p->waiters; w; w = w->next)
+			waits++;
+		fprintf(out, "    process %" PRIu32 "%s: ", p->pid, p->is_init ? " (init)" : "");
+		if (p->exited)
+			fprintf(out, "exited, code %" PRIu32, p->exit_code);
+		else
+			fprintf(out, "running");
+		fprintf(out, ", %zu waiter(s)\n", waits);
+	}
+}
+
+void runtime_describe(const struct runtime *rt, FILE *out)
+{
+	fprintf(out, "containers: %zu, processes: %zu, waits: %zu\n", rt->n_containers,
+		rt->n_processes, rt->n_waiters);
+	for (const struct container *c = rt->containers; c; c = c->next) {
+		fprintf(out, "  container %s: %s\n", c->id, container_state_name(c->state));
+		describe_processes(c->processes, out);
+	}
+	if (rt->uvm_processes) {
+		fprintf(out, "  utility VM processes:\n");
+		describe_processes(rt->uvm_processes, out);
+	}
+}
