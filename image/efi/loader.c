@@ -70,8 +70,8 @@ static UINTN tidy_cmdline(CHAR8 *s, UINTN len)
 
 /* Read the whole of PATH into BUF (SIZE bytes); EFI_BUFFER_TOO_SMALL when
  * the file does not fit. */
-static EFI_STATUS read_file(EFI_FILE_PROTOCOL *root, CHAR16 *path, CHAR8 *buf,
-			    UINTN size, UINTN *len)
+static EFI_STATUS read_file(EFI_FILE_PROTOCOL *root, CHAR16 *path, CHAR8 *buf, UINTN size,
+			    UINTN *len)
 {
 	EFI_FILE_PROTOCOL *f;
 	EFI_STATUS st, st_close;
@@ -186,8 +186,8 @@ static CHAR16 *put_u64(CHAR16 *p, UINT64 v)
 
 /* OUT = CMD with the TSC tag spliced in; room for LEN + TSC_TAG_MAX + 1
  * units.  Returns the size in bytes including the NUL. */
-static UINT32 build_options(CHAR16 *out, const CHAR16 *cmd, UINTN len,
-			    UINT64 tsc_entry, UINT64 tsc_start)
+static UINT32 build_options(CHAR16 *out, const CHAR16 *cmd, UINTN len, UINT64 tsc_entry,
+			    UINT64 tsc_start)
 {
 	UINTN at = kernel_args_end(cmd, len);
 	CHAR16 *p = put_n(out, cmd, at);

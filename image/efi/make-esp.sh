@@ -84,6 +84,8 @@ cleanup() {
 	rm -rf -- "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # Size: every file rounded up to 32 KiB (the largest cluster mkfs.fat picks
 # below 2 GiB), plus an eighth for the FATs and directories, plus 1 MiB of

@@ -89,9 +89,11 @@ static const char *splice(const char *cmd, UINT64 t0, UINT64 t1, UINT32 *size)
 TEST(tag_goes_before_the_double_dash)
 {
 	UINT32 size;
-	const char *got = splice("initrd=\\initrd.img console=ttyS0 -- /bin/sh -c x", 12, 345, &size);
+	const char *got =
+	    splice("initrd=\\initrd.img console=ttyS0 -- /bin/sh -c x", 12, 345, &size);
 
-	ASSERT_STREQ(got, "initrd=\\initrd.img console=ttyS0 lcow.loader_tsc=12,345 -- /bin/sh -c x");
+	ASSERT_STREQ(got,
+		     "initrd=\\initrd.img console=ttyS0 lcow.loader_tsc=12,345 -- /bin/sh -c x");
 	/* Bytes including the terminating NUL. */
 	ASSERT_EQ(size, (strlen(got) + 1) * sizeof(CHAR16));
 }
@@ -116,7 +118,8 @@ TEST(leading_double_dash)
 {
 	UINT32 size;
 
-	ASSERT_STREQ(splice("-- -e 1 /bin/gcs", 7, 8, &size), "lcow.loader_tsc=7,8 -- -e 1 /bin/gcs");
+	ASSERT_STREQ(splice("-- -e 1 /bin/gcs", 7, 8, &size),
+		     "lcow.loader_tsc=7,8 -- -e 1 /bin/gcs");
 }
 
 TEST(trailing_double_dash)
@@ -196,13 +199,13 @@ TEST(utf8_rejects_malformed)
 {
 	CHAR16 out[16];
 
-	EXPECT_EQ(decode("\x80", out), -1);             /* stray continuation */
-	EXPECT_EQ(decode("a\xc3", out), -1);            /* truncated */
-	EXPECT_EQ(decode("\xe2\x82", out), -1);         /* truncated */
-	EXPECT_EQ(decode("\xc3\x41", out), -1);         /* bad continuation */
-	EXPECT_EQ(decode("\xc0\xaf", out), -1);         /* overlong '/' */
-	EXPECT_EQ(decode("\xe0\x80\xaf", out), -1);     /* overlong '/' */
-	EXPECT_EQ(decode("\xed\xa0\x80", out), -1);     /* a surrogate */
+	EXPECT_EQ(decode("\x80", out), -1);		/* stray continuation */
+	EXPECT_EQ(decode("a\xc3", out), -1);		/* truncated */
+	EXPECT_EQ(decode("\xe2\x82", out), -1);		/* truncated */
+	EXPECT_EQ(decode("\xc3\x41", out), -1);		/* bad continuation */
+	EXPECT_EQ(decode("\xc0\xaf", out), -1);		/* overlong '/' */
+	EXPECT_EQ(decode("\xe0\x80\xaf", out), -1);	/* overlong '/' */
+	EXPECT_EQ(decode("\xed\xa0\x80", out), -1);	/* a surrogate */
 	EXPECT_EQ(decode("\xf4\x90\x80\x80", out), -1); /* past U+10FFFF */
 	EXPECT_EQ(decode("\xff", out), -1);
 	EXPECT_EQ(utf8_to_utf16((const CHAR8 *)"a\0b", 3, out), -1); /* NUL */
@@ -252,7 +255,7 @@ static EFI_STATUS EFIAPI fake_open(EFI_FILE_PROTOCOL *root, EFI_FILE_PROTOCOL **
 
 static EFI_STATUS read_fake(const char *data, UINTN size, CHAR8 *buf, UINTN bufsize, UINTN *len)
 {
-	EFI_FILE_PROTOCOL root = { .Open = fake_open };
+	EFI_FILE_PROTOCOL root = {.Open = fake_open};
 
 	memset(&fake, 0, sizeof(fake));
 	fake.data = data;
