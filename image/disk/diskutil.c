@@ -4,10 +4,17 @@
 #include <ctype.h>
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+
+#include "lcow/cleanup.h"
 
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
@@ -63,7 +70,8 @@ int parse_size(const char *s, uint64_t *out, struct error *err)
 overflow:
 	return error_setx(err, ERANGE, "size `%s` is too large", s);
 bad:
-	return error_setx(err, EINVAL, "size `%s`: expected a number with an optional K, M, G, T suffix",
+	return error_setx(err, EINVAL,
+			  "size `%s`: expected a number with an optional K, M, G, T suffix",
 			  s ? s : "");
 }
 
@@ -215,7 +223,8 @@ int uuid_parse(const char *s, uint8_t uuid[16], struct error *err)
 		goto bad;
 	return 0;
 bad:
-	return error_setx(err, EINVAL, "UUID `%s`: expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", s);
+	return error_setx(err, EINVAL, "UUID `%s`: expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
+			  s);
 }
 
 /* --- I/O ----------------------------------------------------------------- */
@@ -248,6 +257,111 @@ int pwrite_full(int fd, const void *buf, size_t len, off_t off)
 			return -errno;
 		}
 		done += (size_t)n;
+	}
+	return 0;
+}
+
+#define PUNCH_BUF_SIZE (1u << 20)
+
+static bool zero_bytes(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static int punch(int fd, uint64_t off, uint64_t len, struct error *err)
+{
+	if (len == 0)
+		return 0;
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0) {
+		/* A file system without holes: the data is still right. */
+		if (errno == EOPNOTSUPP || errno == ENOSYS)
+			return 0;
+		return error_set(err, errno, "punch a hole at %" PRIu64, off);
+	}
+	return 0;
+}
+
+/* Punch the all-zero grains of a written range [off, end). */
+static int punch_written(int fd, uint8_t *buf, uint64_t off, uint64_t end, uint32_t grain,
+			 struct error *err)
+{
+	uint64_t pos = (off + grain - 1) / grain * grain, zstart = 0, zrun = 0;
+
+	while (pos + grain <= end) {
+		size_t want = PUNCH_BUF_SIZE;
+		if (end - pos < want)
+			want = (size_t)((end - pos) / grain * grain);
+		ssize_t n = pread_full(fd, buf, want, (off_t)pos);
+		if (n < 0)
+			return error_set(err, (int)-n, "read at %" PRIu64, pos);
+		if (n < (ssize_t)grain)
+			break;
+		for (size_t i = 0; i + grain <= (size_t)n; i += grain) {
+			if (zero_bytes(buf + i, grain)) {
+				if (!zrun)
+					zstart = pos + i;
+				zrun += grain;
+				continue;
+			}
+			int r = punch(fd, zstart, zrun, err);
+			if (r < 0)
+				return r;
+			zrun = 0;
+		}
+		pos += (uint64_t)n / grain * grain;
+	}
+	return punch(fd, zstart, zrun, err);
+}
+
+#define FIEMAP_BATCH 256
+
+int punch_zeros(int fd, uint64_t start, uint64_t end, uint32_t grain, struct error *err)
+{
+	size_t fmsize = sizeof(struct fiemap) + FIEMAP_BATCH * sizeof(struct fiemap_extent);
+	_cleanup_free_ struct fiemap *fm = malloc(fmsize);
+	_cleanup_free_ uint8_t *buf = malloc(PUNCH_BUF_SIZE);
+	uint64_t pos = start;
+
+	if (!fm || !buf)
+		return error_set(err, ENOMEM, "punch buffers");
+	/* FIEMAP, not SEEK_DATA: extents that are allocated but unwritten
+	 * (what fallocate ZERO_RANGE leaves) read as holes yet take space. */
+	while (pos < end) {
+		memset(fm, 0, fmsize);
+		fm->fm_start = pos;
+		fm->fm_length = end - pos;
+		fm->fm_flags = FIEMAP_FLAG_SYNC;
+		fm->fm_extent_count = FIEMAP_BATCH;
+		if (ioctl(fd, FS_IOC_FIEMAP, fm) < 0) {
+			if (errno == EOPNOTSUPP || errno == ENOTTY)
+				return 0; /* nothing to learn: leave the file as is */
+			return error_set(err, errno, "map the file's extents");
+		}
+		if (fm->fm_mapped_extents == 0)
+			break;
+		for (uint32_t i = 0; i < fm->fm_mapped_extents; i++) {
+			struct fiemap_extent *fe = &fm->fm_extents[i];
+			uint64_t a = fe->fe_logical < start ? start : fe->fe_logical;
+			uint64_t b = fe->fe_logical + fe->fe_length;
+			if (b > end)
+				b = end;
+			int r;
+			if (fe->fe_flags & FIEMAP_EXTENT_UNWRITTEN) {
+				uint64_t ga = (a + grain - 1) / grain * grain,
+					 gb = b / grain * grain;
+				r = gb > ga ? punch(fd, ga, gb - ga, err) : 0;
+			} else {
+				r = punch_written(fd, buf, a, b, grain, err);
+			}
+			if (r < 0)
+				return r;
+			pos = fe->fe_logical + fe->fe_length;
+			if (fe->fe_flags & FIEMAP_EXTENT_LAST)
+				return 0;
+		}
 	}
 	return 0;
 }
@@ -378,8 +492,8 @@ int ext4_sb_set_times(int fd, uint32_t t, unsigned which, struct error *err)
 			return error_prefix(err, r, "backup superblock of group %" PRIu64, g);
 		if (le16toh(sb.s_block_group_nr) != (g & 0xffff))
 			return error_setx(err, EINVAL,
-					  "backup superblock of group %" PRIu64 " names group %u", g,
-					  le16toh(sb.s_block_group_nr));
+					  "backup superblock of group %" PRIu64 " names group %u",
+					  g, le16toh(sb.s_block_group_nr));
 		sb_apply_times(&sb, t, which);
 		r = pwrite_full(fd, &sb, sizeof(sb), off);
 		if (r < 0)

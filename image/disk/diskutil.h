@@ -51,6 +51,14 @@ ssize_t pread_full(int fd, void *buf, size_t len, off_t off);
 /* Write exactly len bytes at off; 0 or a negative errno. */
 int pwrite_full(int fd, const void *buf, size_t len, off_t off);
 
+/*
+ * Turn every all-zero, block-aligned run of at least `grain` bytes in
+ * [start, end) of fd into a hole (fallocate PUNCH_HOLE, size kept).  The
+ * content reads the same; only the allocation shrinks.  Holes already
+ * there are skipped with SEEK_DATA/SEEK_HOLE.
+ */
+int punch_zeros(int fd, uint64_t start, uint64_t end, uint32_t grain, struct error *err);
+
 /* The ext4 superblock: at byte 1024 of the file system, little-endian. */
 #define EXT4_SB_OFFSET 1024
 #define EXT4_SB_MAGIC 0xEF53

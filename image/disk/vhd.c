@@ -151,7 +151,8 @@ int vhd_footer_append(int fd, uint64_t size, uint32_t timestamp, const uint8_t u
 				  size, VHD_SECTOR_SIZE);
 	if (size > VHD_MAX_SIZE)
 		return error_setx(err, EFBIG,
-				  "%" PRIu64 " bytes exceed the VHD format's limit of 2040 GiB", size);
+				  "%" PRIu64 " bytes exceed the VHD format's limit of 2040 GiB",
+				  size);
 	vhd_footer_build(&f, size, timestamp, unique_id);
 	int r = pwrite_full(fd, &f, sizeof(f), (off_t)size);
 	if (r < 0)
@@ -180,7 +181,8 @@ int vhd_read_fixed(int fd, struct vhd_info *info, uint64_t *file_size, struct er
 	if (r < 0)
 		return r;
 	if (info->disk_type != VHD_DISK_TYPE_FIXED)
-		return error_setx(err, EINVAL, "VHD disk type %u: only fixed disks (2) are supported",
+		return error_setx(err, EINVAL,
+				  "VHD disk type %u: only fixed disks (2) are supported",
 				  info->disk_type);
 	if (info->current_size + VHD_FOOTER_SIZE != (uint64_t)st.st_size)
 		return error_setx(err, EINVAL,

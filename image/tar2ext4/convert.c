@@ -216,8 +216,8 @@ static int check_xattr(const char *name, size_t len, struct error *err)
 			break;
 		return 0;
 	}
-	return error_setx(err, EOPNOTSUPP, "xattr `%s`: not a user., trusted., security. or POSIX ACL name",
-			  name);
+	return error_setx(err, EOPNOTSUPP,
+			  "xattr `%s`: not a user., trusted., security. or POSIX ACL name", name);
 }
 
 /* --- pass 1: sizing ------------------------------------------------------ */
@@ -305,6 +305,20 @@ static int scan_parents(struct scan *s, const char *path, size_t parent_len)
 	return 0;
 }
 
+/* An xattr block when the entry's xattrs overflow its inode. */
+static uint64_t xattr_blocks(struct archive_entry *e)
+{
+	const char *name;
+	const void *value;
+	size_t len;
+	uint64_t bytes = 0;
+
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, &value, &len) == ARCHIVE_OK)
+		bytes += XATTR_ENTRY_HEADER + align4(strlen(name)) + align4(len);
+	return bytes > XATTR_IN_INODE_SPACE;
+}
+
 static int scan_entry(struct scan *s, struct archive_entry *e, struct error *err)
 {
 	_cleanup_free_ char *path = NULL;
@@ -317,7 +331,11 @@ static int scan_entry(struct scan *s, struct archive_entry *e, struct error *err
 		return error_set(err, ENOMEM, "scan");
 
 	if (s->o->overlay && starts_with(base, WH_PREFIX)) {
-		if (!starts_with(base, WH_META_PREFIX)) {
+		if (strcmp(base, WH_OPAQUE) == 0) {
+			/* The opaque xattr may push its directory's xattrs
+			 * out of the inode. */
+			s->meta_blocks++;
+		} else if (!starts_with(base, WH_META_PREFIX)) {
 			s->inodes++;
 			s->dirent_bytes += dirent_size(strlen(base) - strlen(WH_PREFIX));
 		}
@@ -332,6 +350,7 @@ static int scan_entry(struct scan *s, struct archive_entry *e, struct error *err
 		s->dirent_bytes += dirent_size(strlen(base));
 		return 0;
 	}
+	s->meta_blocks += xattr_blocks(e);
 	if (!*path)
 		return 0;
 
@@ -347,7 +366,8 @@ static int scan_entry(struct scan *s, struct archive_entry *e, struct error *err
 	case AE_IFREG: {
 		la_int64_t size = archive_entry_size(e);
 		if (size < 0 || (uint64_t)size > EXT4W_MAX_FILE_SIZE)
-			return error_setx(err, EFBIG, "size %lld exceeds ext4's largest file (%llu)",
+			return error_setx(err, EFBIG,
+					  "size %lld exceeds ext4's largest file (%llu)",
 					  (long long)size, (unsigned long long)EXT4W_MAX_FILE_SIZE);
 		uint64_t runs, blocks = entry_data_blocks(e, (uint64_t)size, &runs);
 		s->data_blocks += blocks;
@@ -365,17 +385,6 @@ static int scan_entry(struct scan *s, struct archive_entry *e, struct error *err
 	}
 	s->inodes++;
 	s->dirent_bytes += dirent_size(strlen(base));
-
-	/* An xattr block when they overflow the inode. */
-	const char *name;
-	const void *value;
-	size_t len;
-	uint64_t bytes = 0;
-	archive_entry_xattr_reset(e);
-	while (archive_entry_xattr_next(e, &name, &value, &len) == ARCHIVE_OK)
-		bytes += XATTR_ENTRY_HEADER + align4(strlen(name)) + align4(len);
-	if (bytes > XATTR_IN_INODE_SPACE)
-		s->meta_blocks++;
 	return 0;
 }
 
@@ -388,6 +397,7 @@ static int scan_input(struct input *in, const struct t2e_options *o, struct need
 		      struct error *err)
 {
 	__attribute__((cleanup(archive_freep))) struct archive *a = NULL;
+	_cleanup_free_ char *last = NULL;
 	struct scan s = { .o = o };
 	int r = archive_start(in, true, &a, err);
 	if (r < 0)
@@ -400,6 +410,8 @@ static int scan_input(struct input *in, const struct t2e_options *o, struct need
 			break;
 		if (ar < ARCHIVE_WARN) {
 			r = archive_fail(a, err, "read tar header");
+			if (last)
+				r = error_prefix(err, r, "after entry `%.200s`", last);
 			goto out;
 		}
 		r = scan_entry(&s, e, err);
@@ -407,6 +419,10 @@ static int scan_input(struct input *in, const struct t2e_options *o, struct need
 			r = error_prefix(err, r, "entry `%.200s`", entry_name(e));
 			goto out;
 		}
+		/* Truncated data only shows at the next header: name the
+		 * entry it belonged to. */
+		free(last);
+		last = strdup(entry_name(e));
 	}
 
 	/* Root and lost+found, every directory's partial last block, and
@@ -527,8 +543,8 @@ static int entry_attr(struct archive_entry *e, struct ext4w_attr *a, struct erro
 			   ? entry_time(archive_entry_ctime(e), archive_entry_ctime_nsec(e))
 			   : a->mtime;
 	a->crtime = archive_entry_birthtime_is_set(e)
-			    ? entry_time(archive_entry_birthtime(e), archive_entry_birthtime_nsec(e))
-			    : a->mtime;
+			? entry_time(archive_entry_birthtime(e), archive_entry_birthtime_nsec(e))
+			: a->mtime;
 	return 0;
 }
 
@@ -619,7 +635,8 @@ static int resolve_dir(struct conv *c, const char *path, size_t len, bool create
 		} else if (!d->child->dir) {
 			if (S_ISLNK(d->child->mode))
 				return error_setx(err, ENOTDIR,
-						  "`%.*s` is a symlink in the image; paths through symlinks are refused",
+						  "`%.*s` is a symlink in the image; paths through "
+						  "symlinks are refused",
 						  (int)j, path);
 			return error_setx(err, ENOTDIR, "`%.*s` is not a directory", (int)j, path);
 		} else {
@@ -726,8 +743,8 @@ static int do_file(struct conv *c, struct node *parent, const char *name, struct
 	uint64_t blocks = entry_data_blocks(e, size, &runs);
 	/* Refuse before allocating anything: the worst case must fit. */
 	if (blocks + extent_tree_blocks(blocks, runs) > ext4w_free_blocks(&c->w))
-		return error_setx(err, ENOSPC,
-				  "%llu bytes need %llu blocks, the image has %llu free (raise -size)",
+		return error_setx(err, ENOSPC, "%llu bytes need %llu blocks, the image has %llu free"
+				  " (raise -size)",
 				  (unsigned long long)size, (unsigned long long)blocks,
 				  (unsigned long long)ext4w_free_blocks(&c->w));
 
@@ -863,7 +880,8 @@ static int do_hardlink(struct conv *c, struct node *parent, const char *name, co
 	struct dentry *td = tdir ? tree_lookup(&c->t, tdir, tbase, strlen(tbase)) : NULL;
 	if (!td)
 		return error_setx(err, ENOENT,
-				  "hard link target `%.200s` is not in the image (links must point inside it, to an earlier entry)",
+				  "hard link target `%.200s` is not in the image (links must point "
+				  "inside it, to an earlier entry)",
 				  tpath);
 	struct node *target = td->child;
 	if (target->dir)
@@ -1002,7 +1020,8 @@ static int write_tree(struct conv *c, struct error *err)
 		if (nx)
 			memcpy(xv, m->xattrs, nx * sizeof(*xv));
 		if (m->opaque)
-			xv[nx++] = (struct t2e_xattr){ .name = OPAQUE_XATTR, .value = "y", .len = 1 };
+			xv[nx++] = (struct t2e_xattr){ .name = OPAQUE_XATTR, .value = "y",
+						       .len = 1 };
 		uint64_t links = 2 + (uint64_t)dir->nsubdirs;
 		/* dir_nlink: past the limit a directory counts 1. */
 		if (links >= EXT2_LINK_MAX)
@@ -1058,13 +1077,11 @@ static int image_open(struct conv *c, const char *path, int out_fd, const struct
 			return error_prefix(err, r, "-size %llu",
 					    (unsigned long long)c->o->size);
 		c->w_open = true;
+		uint64_t used = ext4w_blocks(&c->w) - ext4w_free_blocks(&c->w);
 		if (need && ext4w_free_blocks(&c->w) < need->blocks)
 			return error_setx(err, ENOSPC,
 					  "the layer needs about %llu bytes; -size %llu is too small",
-					  (unsigned long long)(ext4w_blocks(&c->w) -
-							       ext4w_free_blocks(&c->w) +
-							       need->blocks) *
-						  EXT4W_BLOCK_SIZE,
+					  (unsigned long long)(used + need->blocks) * EXT4W_BLOCK_SIZE,
 					  (unsigned long long)c->o->size);
 	} else {
 		/* Start from the data plus the inode tables and bitmaps, then
@@ -1093,7 +1110,8 @@ static int image_open(struct conv *c, const char *path, int out_fd, const struct
 				break;
 			ext4w_abort(&c->w);
 			if (tries == 16)
-				return error_setx(err, EFBIG, "cannot size the image for %llu blocks",
+				return error_setx(err, EFBIG,
+						  "cannot size the image for %llu blocks",
 						  (unsigned long long)need->blocks);
 			p.blocks += need->blocks - free + 16;
 		}
@@ -1137,6 +1155,7 @@ int t2e_convert(int in_fd, bool seekable, const char *path, int out_fd,
 {
 	struct input in = { .fd = in_fd, .seekable = seekable };
 	struct conv c = { .o = o, .st = st, .err = err };
+	_cleanup_free_ char *last = NULL;
 	struct need need;
 	int r;
 
@@ -1179,6 +1198,8 @@ int t2e_convert(int in_fd, bool seekable, const char *path, int out_fd,
 			break;
 		if (ar < ARCHIVE_WARN) {
 			r = archive_fail(c.a, err, "read tar header");
+			if (last)
+				r = error_prefix(err, r, "after entry `%.200s`", last);
 			goto out_archive;
 		}
 		st->entries++;
@@ -1187,6 +1208,8 @@ int t2e_convert(int in_fd, bool seekable, const char *path, int out_fd,
 			r = error_prefix(err, r, "entry `%.200s`", entry_name(e));
 			goto out_archive;
 		}
+		free(last);
+		last = strdup(entry_name(e));
 	}
 	r = write_tree(&c, err);
 	if (r < 0)

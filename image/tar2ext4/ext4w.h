@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Writing the ext4 image with libext2fs, one inode at a time, without ever
- * reading it back: file data streams in, is cut into 4 KiB blocks, and
- * whole runs of blocks are allocated contiguously and written with one
- * pwrite each.  Allocation is deterministic (a moving goal, lowest free
+ * Writing the ext4 image with libext2fs, one inode at a time: file data
+ * streams in, is cut into 4 KiB blocks, and whole runs of blocks are
+ * allocated contiguously and written with one pwrite each (data is never
+ * read back).  Allocation is deterministic (a moving goal, lowest free
  * inode), so the same input gives the same image.
  *
  * Layout choices (what hcsshim's compactext4 writes, which the Linux guest

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ext2fs/ext2_err.h>
+
 #include "diskutil.h"
 #include "ext4w.h"
 #include "lcow/cleanup.h"
@@ -200,7 +202,8 @@ static int copy_with_footer(int in_fd, int out_fd, uint32_t epoch, uint64_t *siz
 			break;
 		digest_update(&d, buf, (size_t)n);
 		for (size_t i = 0; i < (size_t)n; i += COPY_HOLE_CHUNK) {
-			size_t len = (size_t)n - i < COPY_HOLE_CHUNK ? (size_t)n - i : COPY_HOLE_CHUNK;
+			size_t len =
+			    (size_t)n - i < COPY_HOLE_CHUNK ? (size_t)n - i : COPY_HOLE_CHUNK;
 			if (all_zero(buf + i, len))
 				continue;
 			int r = pwrite_full(out_fd, buf + i, len, (off_t)(off + i));
@@ -263,8 +266,8 @@ static int build(const struct job *j, int in_fd, int out_fd, struct t2e_stats *s
 	if (r < 0)
 		return r;
 	/* libext2fs stamps the wall clock into s_wtime on close. */
-	r = ext4_sb_set_times(out_fd, j->o.epoch, EXT4_SB_WTIME | EXT4_SB_MKFS_TIME | EXT4_SB_LASTCHECK,
-			      err);
+	r = ext4_sb_set_times(out_fd, j->o.epoch,
+			      EXT4_SB_WTIME | EXT4_SB_MKFS_TIME | EXT4_SB_LASTCHECK, err);
 	if (r < 0)
 		return error_prefix(err, r, "superblock times");
 	if (j->vhd) {
@@ -414,6 +417,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	j.o.epoch = sde > UINT32_MAX ? UINT32_MAX : (uint32_t)sde;
+	/* libext2fs' error codes get their text from this table. */
+	initialize_ext2_error_table();
 	/* Pax headers carry UTF-8 names; a UTF-8 locale keeps them as is. */
 	if (!setlocale(LC_CTYPE, "C.UTF-8"))
 		setlocale(LC_CTYPE, "");
@@ -445,8 +450,9 @@ int main(int argc, char **argv)
 		char uuid[37];
 		uuid_format(st.uuid, uuid);
 		fprintf(stderr,
-			"tar2ext4: %" PRIu64 " entries (%" PRIu64 " files, %" PRIu64 " dirs, %" PRIu64
-			" symlinks, %" PRIu64 " hard links, %" PRIu64 " devices/fifos, %" PRIu64
+			"tar2ext4: %" PRIu64 " entries (%" PRIu64 " files, %" PRIu64
+			" dirs, %" PRIu64 " symlinks, %" PRIu64 " hard links, %" PRIu64
+			" devices/fifos, %" PRIu64
 			" whiteouts), %.1f MiB of file data, %.1f MiB written -> %" PRIu64
 			" bytes%s, uuid %s, %.2f s, %.1f MB/s\n",
 			st.entries, st.files, st.dirs, st.symlinks, st.hardlinks, st.specials,
