@@ -33,7 +33,8 @@ usage: ./build.sh [COMMAND]
   distclean     remove all of out/
   help          this text
 
-Outputs: out/bootfiles/{kernel,vmlinux,initrd.img}  the boot files
+Outputs: out/bootfiles/{kernel,vmlinux,initrd.img,rootfs.vhd}  the boot files
+         out/bootfiles/manifest.json               sizes, sha256, versions
          out/bin/                                  host tools
 Environment: KERNEL_SRC (kernel tree or tarball; default Debian's
 linux-source-6.1), OUT, CACHE, JOBS, SOURCE_DATE_EPOCH.
@@ -83,9 +84,20 @@ image_files() {
 	for f in \
 		/init="$B/guest/init/init" \
 		/bin/vsockexec="$B/guest/init/vsockexec" \
-		/bin/gcs="$B/guest/gcs-agent/gcs"; do
+		/bin/gcs="$B/guest/gcs-agent/gcs" \
+		/sbin/mke2fs="$B/guest/e2fsprogs/mke2fs" \
+		/sbin/e2fsck="$B/guest/e2fsprogs/e2fsck" \
+		/sbin/resize2fs="$B/guest/e2fsprogs/resize2fs"; do
 		[ -e "${f#*=}" ] && echo "$f:0755"
 	done
+	return 0
+}
+
+# Symbolic links in the image: DEST=TARGET pairs (mke2fs and e2fsck pick
+# the filesystem type from the name they are called by).
+image_symlinks() {
+	[ -e "$B/guest/e2fsprogs/mke2fs" ] && echo /sbin/mkfs.ext4=mke2fs
+	[ -e "$B/guest/e2fsprogs/e2fsck" ] && echo /sbin/fsck.ext4=e2fsck
 	return 0
 }
 
@@ -98,10 +110,13 @@ do_images() {
 	trap 'rm -rf "$stage"' RETURN
 	local args=()
 	while IFS= read -r f; do args+=(--file "$f"); done < <(image_files)
+	while IFS= read -r f; do args+=(--symlink "$f"); done < <(image_symlinks)
 	image/initrd/gen-list.sh "${args[@]}" --busybox /bin/busybox >"$B/initrd.list"
-	"$BIN/mkinitrd" -o "$stage/initrd.img" "$B/initrd.list"
+	# initrd.img and rootfs.vhd: one list, the same tree.
+	image/make-images.sh --bin "$BIN" --list "$B/initrd.list" --outdir "$stage"
 	cp "$B/kernel/kernel" "$B/kernel/vmlinux" "$stage/"
 	cp "$B/kernel/kernel.config" "$stage/kernel.config"
+	scripts/manifest.sh "$stage" "$B/kernel" >"$stage/manifest.json"
 	rm -rf "$OUT/bootfiles.old"
 	[ -d "$BOOTFILES" ] && mv "$BOOTFILES" "$OUT/bootfiles.old"
 	mv "$stage" "$BOOTFILES"
@@ -113,7 +128,7 @@ summary() {
 	echo
 	echo "Boot files in $BOOTFILES:"
 	local f
-	for f in kernel vmlinux initrd.img; do
+	for f in kernel vmlinux initrd.img rootfs.vhd; do
 		printf '  %-12s %8s\n' "$f" "$(human "$BOOTFILES/$f")"
 	done
 	echo "Guest binaries:"

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# initrd.img and rootfs.vhd come from one content list and hold the same
+# tree; both are reproducible byte for byte; rootfs.vhd is a clean ext4 with
+# a valid fixed-VHD footer.  Uses the list ./build.sh wrote.
+set -euo pipefail
+: "${ROOT:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${OUT:=$ROOT/out}"
+B=${B:-$OUT/build}
+BIN=${BIN:-$OUT/bin}
+list=$B/initrd.list
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+t() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
+
+[ -r "$list" ] || { echo "1..0 # SKIP no $list (run ./build.sh)"; exit 0; }
+work=$(mktemp -d /tmp/lcow-bootfiles-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+echo "1..7"
+export SOURCE_DATE_EPOCH=1700000000
+t "images built from the list" "$ROOT/image/make-images.sh" --bin "$BIN" --list "$list" --outdir "$work/a"
+touch "$list"
+sleep 1.1
+t "images built again" "$ROOT/image/make-images.sh" --bin "$BIN" --list "$list" --outdir "$work/b"
+t "initrd.img is reproducible byte for byte" cmp -s "$work/a/initrd.img" "$work/b/initrd.img"
+t "rootfs.vhd is reproducible byte for byte" cmp -s "$work/a/rootfs.vhd" "$work/b/rootfs.vhd"
+
+head -c -512 "$work/a/rootfs.vhd" >"$work/rootfs.ext4"
+t "rootfs.vhd: e2fsck -fn is clean" bash -c "e2fsck -fn '$work/rootfs.ext4' >/dev/null 2>&1"
+t "rootfs.vhd: the footer is a valid fixed VHD of the ext4 size" bash -c \
+	"python3 '$ROOT/image/disk/tests/vhdcheck.py' '$work/a/rootfs.vhd' |
+	 jq -e '.disk_type == 2 and .current_size == $(stat -c %s "$work/rootfs.ext4")' >/dev/null"
+
+python3 "$ROOT/image/tests/listing.py" archive "$work/a/initrd.img" >"$work/initrd.lst"
+python3 "$ROOT/image/tests/listing.py" ext4 "$work/rootfs.ext4" >"$work/rootfs.lst"
+if [ -s "$work/initrd.lst" ] && diff -u "$work/initrd.lst" "$work/rootfs.lst" >"$work/diff"; then
+	ok "initrd.img and rootfs.vhd list the same entries (path, type, mode, owner, size, link)"
+else
+	nok "initrd.img and rootfs.vhd list the same entries"
+	head -20 "$work/diff" | sed 's/^/# /'
+fi
+echo "$((n - failed)) passed, $failed failed"
+[ "$failed" -eq 0 ]

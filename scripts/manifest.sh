@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Describe a boot files directory: every file with size and sha256, the
+# kernel version and config hash, the Debian packages that went in.
+#   scripts/manifest.sh DIR KERNEL_VERSION_FILE > DIR/manifest.json
+set -euo pipefail
+usage() { echo "usage: $0 BOOTFILES_DIR KERNEL_BUILD_DIR" >&2; exit 2; }
+[ $# -eq 2 ] || usage
+dir=$1 kdir=$2
+[ -d "$dir" ] || { echo "manifest: no directory $dir" >&2; exit 1; }
+
+pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
+
+files=$(cd "$dir" && for f in $(ls | sort); do
+	[ "$f" = manifest.json ] && continue
+	[ -f "$f" ] || continue
+	jq -n --arg name "$f" --argjson size "$(stat -c %s "$f")" \
+		--arg sha256 "$(sha256sum "$f" | cut -d' ' -f1)" '{name:$name,size:$size,sha256:$sha256}'
+done | jq -s .)
+
+kver=$(cat "$kdir/kernel.version" 2>/dev/null || echo unknown)
+kcfg=$(sha256sum "$dir/kernel.config" 2>/dev/null | cut -d' ' -f1 || echo unknown)
+
+packages=$(for p in linux-source-6.1 busybox-static musl-tools gnu-efi libarchive-dev libext2fs-dev; do
+	jq -n --arg n "$p" --arg v "$(pkgver "$p")" '{($n):$v}'
+done | jq -s 'add')
+sources=$(ls -d "${CACHE:-$(dirname "$0")/../out/cache}"/musl/*/ 2>/dev/null | xargs -r -n1 basename | jq -R . | jq -s .)
+
+jq -n --argjson files "$files" --arg kver "$kver" --arg kcfg "$kcfg" \
+	--argjson packages "$packages" --argjson sources "$sources" \
+	--arg epoch "${SOURCE_DATE_EPOCH:-0}" \
+	'{files:$files, kernel:{version:$kver, config_sha256:$kcfg},
+	  debian_packages:$packages, built_from_debian_source:$sources,
+	  source_date_epoch:($epoch|tonumber)}'
