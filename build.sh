@@ -27,6 +27,8 @@ usage: ./build.sh [COMMAND]
                 the QEMU integration tests (what CI runs)
   unit          build, then run the unit tests only
   integration   build, then run the QEMU integration tests only
+  bench         build, then run the benchmarks (out/bench/: JSON + Markdown);
+                BENCH_RUNS=N runs each (default 3)
   deps          install missing Debian packages only (scripts/deps.sh)
   kernel        build (or fetch from the cache) the kernel only
   clean         remove out/ except the cache (out/cache: kernel, musl deps)
@@ -194,6 +196,11 @@ unit)
 integration)
 	build_all
 	integration_tests
+	;;
+bench)
+	build_all
+	step "benchmarks"
+	qemu-tests/bench/boot-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
 	;;
 deps) do_deps ;;
 kernel) do_kernel ;;

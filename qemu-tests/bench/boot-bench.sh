@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Boot benchmark: kernel start -> /init in guest time under
+# `-icount shift=0,sleep=off` (1 ns per instruction: the same on every run
+# and every machine), and wall time, for this project's kernel and, in the
+# same run, Debian's stock cloud kernel booting the same initrd.  Also the
+# footprint of the boot files and the wall time from QEMU start to a
+# negotiated bridge.  Reports numbers; never fails on a timing.
+#   qemu-tests/bench/boot-bench.sh [--runs N] [--out DIR]
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+OUT=${OUT:-$ROOT/out}
+CACHE=${CACHE:-$OUT/cache}
+BOOTFILES=${BOOTFILES:-$OUT/bootfiles}
+runs=3
+outdir=$OUT/bench
+
+usage() {
+	echo "usage: $0 [--runs N] [--out DIR]" >&2
+	exit 2
+}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--runs) runs=${2:?}; shift 2 ;;
+	--out) outdir=${2:?}; shift 2 ;;
+	*) usage ;;
+	esac
+done
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || usage
+for f in kernel initrd.img; do
+	[ -r "$BOOTFILES/$f" ] || { echo "boot-bench: no $BOOTFILES/$f (run ./build.sh)" >&2; exit 1; }
+done
+mkdir -p "$outdir"
+work=$(mktemp -d /tmp/lcow-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# The peer: Debian's stock cloud kernel, unpacked from its package into the
+# cache (never installed on the host: no initramfs hooks, no /boot changes).
+stock_kernel() {
+	local dir=$CACHE/bench/stock-kernel
+	local k
+	k=$(ls "$dir"/boot/vmlinuz-* 2>/dev/null | head -1 || true)
+	if [ -z "$k" ]; then
+		local dl pkg
+		dl=$(mktemp -d "$work/dl.XXXXXX")
+		pkg=$(cd "$dl" && apt-get download linux-image-cloud-amd64 >/dev/null 2>&1 &&
+			dpkg-deb -f linux-image-cloud-amd64_*.deb Depends | sed -n 's/^\(linux-image-[^ ]*\).*/\1/p')
+		[ -n "$pkg" ] || { echo "boot-bench: cannot download linux-image-cloud-amd64" >&2; return 1; }
+		(cd "$dl" && apt-get download "$pkg" >/dev/null 2>&1) || return 1
+		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+		dpkg-deb -x "$dl/$pkg"_*.deb "$dir.tmp"
+		rm -rf "$dir" && mv "$dir.tmp" "$dir"
+		k=$(ls "$dir"/boot/vmlinuz-* | head -1)
+	fi
+	echo "$k"
+}
+
+# The machine definition is part of the benchmark; it is stated in the
+# report.  SeaBIOS + -kernel (no OVMF): the firmware does not matter to the
+# kernel start -> /init phase and OVMF under icount is slow to emulate.
+MACHINE="q35,sata=off,smbus=off,vmport=off"
+machine_desc="qemu-system-x86_64 -machine $MACHINE -accel tcg -cpu max -m 256 -icount shift=0,sleep=off, SeaBIOS -kernel"
+
+# boot_once KERNEL LOG -> prints "<icount seconds to /init> <wall seconds>"
+boot_once() {
+	local kernel=$1 log=$2 t0 t1
+	t0=$(date +%s.%N)
+	timeout 600 qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
+		-machine "$MACHINE" -accel tcg -cpu max -icount shift=0,sleep=off -m 256 \
+		-kernel "$kernel" -initrd "$BOOTFILES/initrd.img" \
+		-append "console=ttyS0 8250_core.nr_uarts=1 panic=-1 -- /bin/true" \
+		-serial "file:$log" >/dev/null 2>&1 || true
+	t1=$(date +%s.%N)
+	local ti
+	ti=$(sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' "$log" | head -1)
+	[ -n "$ti" ] || ti=null
+	echo "$ti $(echo "$t1 - $t0" | bc)"
+}
+
+stats() { # numbers on stdin -> JSON {median,min,max,n}
+	jq -s 'map(select(. != null)) | sort | {n: length, min: (.[0]), max: (.[-1]),
+		median: (if length == 0 then null elif length % 2 == 1 then .[length/2|floor]
+			 else (.[length/2 - 1] + .[length/2]) / 2 end)}'
+}
+
+declare -A kernels=([lcow]="$BOOTFILES/kernel")
+if sk=$(stock_kernel); then kernels[debian-cloud]=$sk; fi
+
+results='{}'
+for name in "${!kernels[@]}"; do
+	: >"$work/$name.icount"
+	: >"$work/$name.wall"
+	for i in $(seq 1 "$runs"); do
+		read -r ti tw < <(boot_once "${kernels[$name]}" "$work/$name.$i.log")
+		echo "$ti" >>"$work/$name.icount"
+		echo "$tw" >>"$work/$name.wall"
+		echo "boot-bench: $name run $i: kernel start -> /init ${ti} s icount, ${tw} s wall" >&2
+	done
+	r=$(jq -n --arg k "${kernels[$name]}" --argjson ic "$(stats <"$work/$name.icount")" \
+		--argjson wall "$(stats <"$work/$name.wall")" \
+		'{kernel: $k, kernel_to_init_icount_s: $ic, boot_wall_s: $wall}')
+	results=$(jq --arg n "$name" --argjson r "$r" '.[$n] = $r' <<<"$results")
+done
+
+# Wall time from QEMU start to a negotiated bridge, the full product stack.
+bridge_wall=null
+if [ -x "$OUT/bin/lcowctl" ] && [ -x "$OUT/bin/lcow-vsockd" ]; then
+	t0=$(date +%s.%N)
+	"$ROOT/scripts/run-vm" --host --workdir "$work/vm" --serial "$work/vm.log" --mem 256 \
+		--timeout 300 >/dev/null 2>&1 &
+	vm=$!
+	for _ in $(seq 1 600); do [ -S "$work/vm/vm.sock.ctl" ] && break; sleep 0.1; done
+	if "$OUT/bin/lcowctl" -c "$work/vm/vm.sock.ctl" wait-ready --timeout 240 >/dev/null 2>&1; then
+		bridge_wall=$(echo "$(date +%s.%N) - $t0" | bc)
+	fi
+	"$OUT/bin/lcowctl" -c "$work/vm/vm.sock.ctl" shutdown-forced >/dev/null 2>&1 || true
+	wait "$vm" 2>/dev/null || true
+fi
+
+size() { stat -c %s "$1" 2>/dev/null || echo null; }
+footprint=$(jq -n \
+	--argjson kernel "$(size "$BOOTFILES/kernel")" \
+	--argjson vmlinux "$(size "$BOOTFILES/vmlinux")" \
+	--argjson initrd "$(size "$BOOTFILES/initrd.img")" \
+	--argjson rootfs "$(size "$BOOTFILES/rootfs.vhd")" \
+	--argjson init "$(size "$OUT/build/guest/init/init")" \
+	--argjson gcs "$(size "$OUT/build/guest/gcs-agent/gcs")" \
+	'{kernel:$kernel, vmlinux:$vmlinux, "initrd.img":$initrd, "rootfs.vhd":$rootfs, init:$init, gcs:$gcs}')
+
+jq -n --argjson boot "$results" --argjson fp "$footprint" --arg machine "$machine_desc" \
+	--argjson runs "$runs" --argjson bridge "$bridge_wall" --arg date "$(date -u +%FT%TZ)" \
+	'{date:$date, machine:$machine, runs:$runs, boot:$boot,
+	  qemu_start_to_bridge_negotiated_wall_s:$bridge, footprint_bytes:$fp}' >"$outdir/boot.json"
+
+{
+	echo "# Boot benchmark ($(date -u +%F))"
+	echo
+	echo "Machine: \`$machine_desc\`; $runs run(s) each; init runs /bin/true and powers off."
+	echo
+	echo "| kernel | kernel start → /init (icount, median) | min–max | boot wall (median) |"
+	echo "|---|---|---|---|"
+	jq -r '.boot | to_entries[] | "| \(.key) | \(.value.kernel_to_init_icount_s.median) s | \(.value.kernel_to_init_icount_s.min)–\(.value.kernel_to_init_icount_s.max) s | \(.value.boot_wall_s.median) s |"' "$outdir/boot.json"
+	echo
+	echo "QEMU start → bridge negotiated (OVMF, TCG, wall): $(jq -r .qemu_start_to_bridge_negotiated_wall_s "$outdir/boot.json") s"
+	echo
+	echo "| file | bytes |"
+	echo "|---|---|"
+	jq -r '.footprint_bytes | to_entries[] | "| \(.key) | \(.value) |"' "$outdir/boot.json"
+} >"$outdir/boot.md"
+cat "$outdir/boot.md"
