@@ -6,7 +6,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
 export ROOT
 export OUT=${OUT:-$ROOT/out}
-export CACHE=${CACHE:-$OUT/cache}
+# Expensive, content-keyed outputs (the kernel build, musl-built libraries)
+# live outside the work tree so that every checkout on the machine shares
+# them: a fresh clone rebuilds in minutes, not a quarter of an hour.
+export CACHE=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lcow-uvm}
 export B=$OUT/build
 export BIN=$OUT/bin
 export BOOTFILES=$OUT/bootfiles
@@ -31,15 +34,17 @@ usage: ./build.sh [COMMAND]
                 BENCH_RUNS=N runs each (default 3)
   deps          install missing Debian packages only (scripts/deps.sh)
   kernel        build (or fetch from the cache) the kernel only
-  clean         remove out/ except the cache (out/cache: kernel, musl deps)
-  distclean     remove all of out/
+  clean         remove out/ (the cache of kernel builds and musl libraries
+                stays: \$CACHE, default ~/.cache/lcow-uvm)
+  distclean     remove out/ and the cache
   help          this text
 
 Outputs: out/bootfiles/{kernel,vmlinux,initrd.img,rootfs.vhd}  the boot files
          out/bootfiles/manifest.json               sizes, sha256, versions
          out/bin/                                  host tools
 Environment: KERNEL_SRC (kernel tree or tarball; default Debian's
-linux-source-6.1), OUT, CACHE, JOBS, SOURCE_DATE_EPOCH.
+linux-source-6.1), OUT (default out/), CACHE (default ~/.cache/lcow-uvm),
+JOBS, SOURCE_DATE_EPOCH.
 EOU
 }
 
@@ -118,7 +123,7 @@ do_images() {
 	image/make-images.sh --bin "$BIN" --list "$B/initrd.list" --outdir "$stage"
 	cp "$B/kernel/kernel" "$B/kernel/vmlinux" "$stage/"
 	cp "$B/kernel/kernel.config" "$stage/kernel.config"
-	scripts/manifest.sh "$stage" "$B/kernel" >"$stage/manifest.json"
+	scripts/manifest.sh "$stage" >"$stage/manifest.json"
 	rm -rf "$OUT/bootfiles.old"
 	[ -d "$BOOTFILES" ] && mv "$BOOTFILES" "$OUT/bootfiles.old"
 	mv "$stage" "$BOOTFILES"
@@ -206,11 +211,11 @@ deps) do_deps ;;
 kernel) do_kernel ;;
 clean)
 	step "clean (keeping $CACHE)"
-	find "$OUT" -mindepth 1 -maxdepth 1 ! -path "$CACHE" -exec rm -rf {} + 2>/dev/null || true
+	rm -rf "$OUT"
 	;;
 distclean)
 	step "distclean"
-	rm -rf "$OUT"
+	rm -rf "$OUT" "$CACHE"
 	;;
 help | -h | --help) usage ;;
 *)

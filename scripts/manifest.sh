@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Describe a boot files directory: every file with size and sha256, the
 # kernel version and config hash, the Debian packages that went in.
-#   scripts/manifest.sh DIR KERNEL_VERSION_FILE > DIR/manifest.json
+#   scripts/manifest.sh DIR > DIR/manifest.json
 set -euo pipefail
-usage() { echo "usage: $0 BOOTFILES_DIR KERNEL_BUILD_DIR" >&2; exit 2; }
-[ $# -eq 2 ] || usage
-dir=$1 kdir=$2
+usage() { echo "usage: $0 BOOTFILES_DIR" >&2; exit 2; }
+[ $# -eq 1 ] || usage
+dir=$1
 [ -d "$dir" ] || { echo "manifest: no directory $dir" >&2; exit 1; }
 
 pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
@@ -17,7 +17,9 @@ files=$(cd "$dir" && for f in $(ls | sort); do
 		--arg sha256 "$(sha256sum "$f" | cut -d' ' -f1)" '{name:$name,size:$size,sha256:$sha256}'
 done | jq -s .)
 
-kver=$(cat "$kdir/kernel.version" 2>/dev/null || echo unknown)
+# The configuration's header names the kernel version it was made for.
+kver=$(sed -n 's/^# Linux\/[^ ]* \([^ ]*\) Kernel Configuration$/\1/p' "$dir/kernel.config" 2>/dev/null | head -1)
+[ -n "$kver" ] || kver=unknown
 kcfg=$(sha256sum "$dir/kernel.config" 2>/dev/null | cut -d' ' -f1 || echo unknown)
 
 packages=$(for p in linux-source-6.1 busybox-static musl-tools gnu-efi libarchive-dev libext2fs-dev; do
