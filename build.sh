@@ -62,6 +62,8 @@ on_error() {
 	exit "$rc"
 }
 trap on_error ERR
+IMAGES_STAGE=
+trap '[ -z "$IMAGES_STAGE" ] || rm -rf "$IMAGES_STAGE"' EXIT
 
 human() {
 	local f=$1
@@ -110,11 +112,11 @@ image_symlinks() {
 
 do_images() {
 	step "boot files"
-	local stage
-	stage=$(mktemp -d "$OUT/.bootfiles.XXXXXX")
 	# Nothing half-written ever lands in out/bootfiles: build in a stage
-	# directory, swap it in at the end.
-	trap 'rm -rf "$stage"' RETURN
+	# directory (removed at exit if anything fails), swap it in at the end.
+	mkdir -p "$OUT"
+	IMAGES_STAGE=$(mktemp -d "$OUT/.bootfiles.XXXXXX")
+	local stage=$IMAGES_STAGE
 	local args=()
 	while IFS= read -r f; do args+=(--file "$f"); done < <(image_files)
 	while IFS= read -r f; do args+=(--symlink "$f"); done < <(image_symlinks)
@@ -127,6 +129,7 @@ do_images() {
 	rm -rf "$OUT/bootfiles.old"
 	[ -d "$BOOTFILES" ] && mv "$BOOTFILES" "$OUT/bootfiles.old"
 	mv "$stage" "$BOOTFILES"
+	IMAGES_STAGE=
 	rm -rf "$OUT/bootfiles.old"
 	chmod 755 "$BOOTFILES"
 }

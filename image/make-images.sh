@@ -40,8 +40,21 @@ trap 'rm -rf "$tmp"' EXIT
 align=$((2 * 1024 * 1024))
 size=$(stat -c %s "$tmp/rootfs.ext4")
 if [ $((size % align)) -ne 0 ]; then
+	# tar2ext4's explicit-size check is a little more conservative than its
+	# automatic sizing: step up until it accepts.
 	size=$(((size + align - 1) / align * align))
-	"$bin/tar2ext4" -i "$tmp/rootfs.tar" -o "$tmp/rootfs.ext4" -size "$size"
+	for _ in 1 2 3 4; do
+		if "$bin/tar2ext4" -i "$tmp/rootfs.tar" -o "$tmp/rootfs.ext4" -size "$size" 2>"$tmp/err"; then
+			break
+		fi
+		grep -q 'too small' "$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
+		size=$((size + align))
+	done
+	[ $(($(stat -c %s "$tmp/rootfs.ext4") % align)) -eq 0 ] || {
+		cat "$tmp/err" >&2
+		echo "make-images: could not size rootfs.vhd to a multiple of 2 MiB" >&2
+		exit 1
+	}
 fi
 "$bin/tar2ext4" -only-vhd -i "$tmp/rootfs.ext4" -o "$tmp/rootfs.vhd"
 
