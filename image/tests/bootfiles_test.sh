@@ -18,7 +18,7 @@ t() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
 work=$(mktemp -d /tmp/lcow-bootfiles-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-echo "1..7"
+echo "1..8"
 export SOURCE_DATE_EPOCH=1700000000
 t "images built from the list" "$ROOT/image/make-images.sh" --bin "$BIN" --list "$list" --outdir "$work/a"
 touch "$list"
@@ -41,5 +41,19 @@ else
 	nok "initrd.img and rootfs.vhd list the same entries"
 	head -20 "$work/diff" | sed 's/^/# /'
 fi
+# The manifest ./build.sh wrote names every boot file with its size and sha256.
+BOOTFILES=${BOOTFILES:-$OUT/bootfiles}
+manifest_ok() {
+	local m=$BOOTFILES/manifest.json f
+	[ -r "$m" ] || return 1
+	jq -e '.kernel.version | test("^[0-9]+\\.[0-9]+")' "$m" >/dev/null || return 1
+	for f in kernel vmlinux initrd.img rootfs.vhd; do
+		jq -e --arg f "$f" --argjson s "$(stat -c %s "$BOOTFILES/$f")" \
+			--arg h "$(sha256sum "$BOOTFILES/$f" | cut -d' ' -f1)" \
+			'.files[] | select(.name == $f) | .size == $s and .sha256 == $h' "$m" | grep -qx true || return 1
+	done
+}
+t "manifest.json lists every boot file with its size and sha256, and the kernel version" manifest_ok
+
 echo "$((n - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]
