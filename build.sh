@@ -28,7 +28,8 @@ usage: ./build.sh [COMMAND]
                 userland, the host tools and the boot files into out/
   test          build what is missing, then run every test: unit tests and
                 the QEMU integration tests (what CI runs)
-  unit          build, then run the unit tests only
+  unit          build, then run the unit tests only (plain and under
+                ASan + UBSan)
   integration   build, then run the QEMU integration tests only
   bench         build, then run the benchmarks (out/bench/: JSON + Markdown);
                 BENCH_RUNS=N runs each (default 3)
@@ -96,7 +97,8 @@ image_files() {
 		/bin/gcs="$B/guest/gcs-agent/gcs" \
 		/sbin/mke2fs="$B/guest/e2fsprogs/mke2fs" \
 		/sbin/e2fsck="$B/guest/e2fsprogs/e2fsck" \
-		/sbin/resize2fs="$B/guest/e2fsprogs/resize2fs"; do
+		/sbin/resize2fs="$B/guest/e2fsprogs/resize2fs" \
+		/bin/remotefs="$B/guest/remotefs/remotefs"; do
 		[ -e "${f#*=}" ] && echo "$f:0755"
 	done
 	return 0
@@ -167,6 +169,16 @@ unit_tests() {
 	scripts/run-tests --name unit --log "$OUT/test-logs/unit" "${tests[@]}"
 }
 
+# The C unit tests again, built with ASan + UBSan (out/build/host-asan).
+sanitizer_tests() {
+	step "unit tests under ASan + UBSan"
+	make -s -j"$JOBS" OUT="$OUT" CACHE="$CACHE" SANITIZE=1 tests
+	local tests=()
+	read -r -a tests <<<"$(make -s OUT="$OUT" SANITIZE=1 print-UNIT_TESTS)"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		scripts/run-tests --name sanitizers --log "$OUT/test-logs/sanitizers" "${tests[@]}"
+}
+
 integration_tests() {
 	step "integration tests (QEMU)"
 	local tests=()
@@ -185,21 +197,31 @@ all)
 test)
 	build_all
 	rc=0
-	unit_tests | tee "$OUT/test-logs.unit.txt" || rc=1
-	integration_tests | tee "$OUT/test-logs.integration.txt" || rc=1
-	u=$(tail -1 "$OUT/test-logs.unit.txt")
-	i=$(tail -1 "$OUT/test-logs.integration.txt")
+	mkdir -p "$OUT/test-logs"
+	unit_tests | tee "$OUT/test-logs/unit.txt" || rc=1
+	sanitizer_tests | tee "$OUT/test-logs/sanitizers.txt" || rc=1
+	integration_tests | tee "$OUT/test-logs/integration.txt" || rc=1
 	echo
-	echo "Summary: $u; $i"
-	p=$(($(echo "$u" | awk '{print $2}') + $(echo "$i" | awk '{print $2}')))
-	f=$(($(echo "$u" | awk '{print $4}') + $(echo "$i" | awk '{print $4}')))
-	s=$(($(echo "$u" | awk '{print $6}') + $(echo "$i" | awk '{print $6}')))
+	p=0 f=0 s=0
+	for suite in unit sanitizers integration; do
+		# The runner's closing line: "SUITE: N passed, N failed, N skipped".
+		line=$(grep -E "^$suite: [0-9]+ passed, [0-9]+ failed" "$OUT/test-logs/$suite.txt" | tail -1 || true)
+		if [ -z "$line" ]; then
+			echo "  $suite: did not finish (see above)"
+			rc=1
+			continue
+		fi
+		echo "  $line"
+		read -r _ np _ nf _ ns _ <<<"${line//,/}"
+		p=$((p + np)) f=$((f + nf)) s=$((s + ns))
+	done
 	echo "tests: $p passed, $f failed, $s skipped"
 	exit "$rc"
 	;;
 unit)
 	build_all
 	unit_tests
+	sanitizer_tests
 	;;
 integration)
 	build_all
