@@ -21,10 +21,10 @@ PACKAGES=(
 	gnu-efi mtools dosfstools     # the UEFI loader and its ESP image
 	qemu-system-x86 ovmf          # the harness that stands in for Hyper-V
 	diod                          # 9P server for MappedDirectory shares
-	zstd python3 jq               # test data and helpers
+	zstd bzip2 python3 jq         # test data and helpers
 )
 # Source packages fetched with `apt-get source` (need a deb-src entry).
-SOURCE_PACKAGES=(jansson)
+SOURCE_PACKAGES=(jansson e2fsprogs)
 
 usage() {
 	echo "usage: $0 [--check]" >&2

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Print the full initrd list (gen_init_cpio format, input of mkinitrd) on
-# stdout: the skeleton, then the --file entries, then busybox and one symlink
-# per applet.  An applet never shadows a path the skeleton or a --file
-# already provides (/init, /bin/gcs, ...).
+# stdout: the skeleton, then the --file and --symlink entries, then busybox
+# and one symlink per applet.  An applet never shadows a path the skeleton,
+# a --file or a --symlink already provides (/init, /bin/gcs, ...).
 #
 # Locations in the output are relative to the caller's cwd (or absolute, as
 # given), so run mkinitrd from the same directory.  The output is a function
@@ -13,9 +13,10 @@ prog=${0##*/}
 
 usage() {
 	cat >&2 <<EOF
-usage: $prog [--file DEST=SRC[:MODE]]... [--busybox PATH]
+usage: $prog [--file DEST=SRC[:MODE]]... [--symlink DEST=TARGET]... [--busybox PATH]
   --file DEST=SRC[:MODE]  add file SRC as DEST (0:0); MODE is octal, default
                           0755 if SRC is executable, else 0644
+  --symlink DEST=TARGET   add a symbolic link DEST -> TARGET (TARGET verbatim)
   --busybox PATH          add PATH as /bin/busybox and a symlink to it for
                           every applet of \`PATH --list-full\`
 Paths may only contain letters, digits and . _ + @ , - [ ] /
@@ -58,6 +59,7 @@ skel=$skel_dir/skeleton.list
 check_chars "skeleton directory" "$skel_dir"
 
 files=()
+links=()
 busybox=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -68,6 +70,15 @@ while [ $# -gt 0 ]; do
 		;;
 	--file=*)
 		files+=("${1#--file=}")
+		shift
+		;;
+	--symlink)
+		[ $# -ge 2 ] || usage
+		links+=("$2")
+		shift 2
+		;;
+	--symlink=*)
+		links+=("${1#--symlink=}")
 		shift
 		;;
 	--busybox)
@@ -141,6 +152,23 @@ for spec in "${files[@]}"; do
 	fi
 	provided[$d]="--file /$d"
 	printf 'file /%s %s %s 0 0\n' "$d" "$src" "$mode" >>"$out"
+done
+
+[ ${#links[@]} -eq 0 ] || echo "# --symlink" >>"$out"
+for spec in "${links[@]}"; do
+	[[ $spec == *=* ]] || die "--symlink \`$spec\`: expected DEST=TARGET"
+	dest=${spec%%=*}
+	target=${spec#*=}
+	if [ -z "$dest" ] || [ -z "$target" ]; then
+		die "--symlink \`$spec\`: expected DEST=TARGET"
+	fi
+	d=$(normalise "--symlink DEST" "$dest")
+	check_chars "--symlink TARGET" "$target"
+	if [ -n "${provided[$d]:-}" ]; then
+		die "--symlink /$d: already provided by ${provided[$d]}"
+	fi
+	provided[$d]="--symlink /$d"
+	printf 'slink /%s %s 0777 0 0\n' "$d" "$target" >>"$out"
 done
 
 if [ -n "$busybox" ]; then

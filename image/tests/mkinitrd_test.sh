@@ -525,6 +525,37 @@ t_genlist_explicit_not_shadowed() {
 }
 tests+=(t_genlist_explicit_not_shadowed)
 
+t_genlist_symlinks() {
+	need_busybox || return 0
+	printf 'mke2fs\n' >"$tmp/mke2fs"
+	# /sbin/mke2fs is also a busybox applet: the --file wins, and the
+	# --symlink names are not shadowed by applets either.
+	"$GENLIST" --file "/sbin/mke2fs=$tmp/mke2fs:0755" --symlink /sbin/mkfs.ext4=mke2fs \
+		--symlink usr/bin/env=/sbin/mke2fs --busybox "$BUSYBOX" >"$tmp/full.list"
+	grep -qxF "slink /sbin/mkfs.ext4 mke2fs 0777 0 0" "$tmp/full.list" || fail "no mkfs.ext4 link"
+	grep -qxF "slink /usr/bin/env /sbin/mke2fs 0777 0 0" "$tmp/full.list" || fail "no env link"
+	local n
+	for n in /usr/bin/env /sbin/mke2fs /sbin/mkfs.ext4; do
+		[ "$(awk -v n="$n" '$2 == n' "$tmp/full.list" | wc -l)" -eq 1 ] || fail "$n listed twice"
+	done
+	"$MKINITRD" -o "$tmp/full.img" "$tmp/full.list"
+	local l
+	l=$(list_cpio "$tmp/full.img")
+	grep -qxF -- "lrwxrwxrwx 0 0 sbin/mkfs.ext4 -> mke2fs" <<<"$l" || fail "image lacks the link"
+	local rc args
+	for args in "--symlink=/a" "--symlink=/a=" "--symlink==x" "--symlink=/a/../b=x" \
+		"--symlink=/a=x y" "--symlink=/etc/passwd=x"; do
+		rc=0
+		"$GENLIST" "$args" >"$tmp/out" 2>"$tmp/err" || rc=$?
+		[ "$rc" -ne 0 ] || fail "accepted \`$args\`"
+		[ ! -s "$tmp/out" ] || fail "printed a list for \`$args\`"
+	done
+	rc=0
+	"$GENLIST" --file "/a=$tmp/mke2fs" --symlink a=b >/dev/null 2>"$tmp/err" || rc=$?
+	[ "$rc" -ne 0 ] || fail "a link over a --file accepted"
+}
+tests+=(t_genlist_symlinks)
+
 t_genlist_deterministic() {
 	need_busybox || return 0
 	printf 'x\n' >"$tmp/x"
