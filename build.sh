@@ -231,6 +231,10 @@ bench)
 	build_all
 	step "benchmarks"
 	qemu-tests/bench/boot-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
+	qemu-tests/bench/image-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
+	qemu-tests/bench/bootmodes-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
+	qemu-tests/bench/bridge-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
+	qemu-tests/bench/vsock-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
 	;;
 deps) do_deps ;;
 kernel) do_kernel ;;

@@ -314,11 +314,21 @@ void log_emit(enum log_level level, const char *msg, const struct log_field *fie
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 
-	/* Say once, on the next line that gets through, how many were lost. */
-	struct log_field extra[16];
-	if (logger.dropped != logger.dropped_reported && n < sizeof(extra) / sizeof(extra[0])) {
-		memcpy(extra, fields, n * sizeof(*fields));
-		extra[n++] = LOG_U64("log_lines_dropped", logger.dropped);
+	/* Every line carries the guest's own clock, ahead of the caller's
+	 * fields (CLOCK_BOOTTIME: under QEMU's -icount it counts guest
+	 * instructions, so boot milestones can be read off the log).  Then,
+	 * once, on the next line that gets through, how many were lost. */
+	struct timespec up = { 0 };
+	clock_gettime(CLOCK_BOOTTIME, &up);
+	struct log_field extra[32];
+	if (n <= sizeof(extra) / sizeof(extra[0]) - 2) {
+		extra[0] = LOG_U64("uptime_ns",
+				   (uint64_t)up.tv_sec * 1000000000u + (uint64_t)up.tv_nsec);
+		if (n)
+			memcpy(extra + 1, fields, n * sizeof(*fields));
+		n++;
+		if (logger.dropped != logger.dropped_reported)
+			extra[n++] = LOG_U64("log_lines_dropped", logger.dropped);
 		fields = extra;
 	}
 	uint64_t before = logger.dropped;

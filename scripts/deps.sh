@@ -22,6 +22,7 @@ PACKAGES=(
 	qemu-system-x86 ovmf          # the harness that stands in for Hyper-V
 	diod                          # 9P server for MappedDirectory shares
 	zstd bzip2 python3 jq         # test data and helpers
+	debootstrap                   # image-bench: a minbase Debian layer (built once, cached)
 )
 # Source packages fetched with `apt-get source` (need a deb-src entry).
 SOURCE_PACKAGES=(jansson e2fsprogs)

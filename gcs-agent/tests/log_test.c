@@ -114,7 +114,8 @@ TEST(levels_filter_and_parse)
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 	ASSERT_GT(n, 0);
 	EXPECT_TRUE(strstr(buf, "hidden") == NULL);
-	EXPECT_TRUE(strstr(buf, "\"msg\":\"shown\",\"k\":\"v\"") != NULL);
+	EXPECT_TRUE(strstr(buf, "\"msg\":\"shown\",\"uptime_ns\":") != NULL);
+	EXPECT_TRUE(strstr(buf, ",\"k\":\"v\"}") != NULL);
 	EXPECT_TRUE(strstr(buf, "\"level\":\"error\"") != NULL);
 	/* Each line is one object. */
 	char *save, *line = strtok_r(buf, "\n", &save);
@@ -127,6 +128,48 @@ TEST(levels_filter_and_parse)
 	}
 	EXPECT_EQ(lines, 2);
 	close(fd);
+}
+
+/* Every emitted line carries the guest's CLOCK_BOOTTIME in ns as the first
+ * field after msg (boot milestones are read off it under QEMU -icount). */
+TEST(every_line_has_uptime_ns)
+{
+	int fd = memfd_create("log", MFD_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_BOOTTIME, &t0);
+	log_setup(fd, LOG_INFO, LOG_FORMAT_JSON);
+	log_info("no fields");
+	log_info("fields", LOG_STR("k", "v"), LOG_U64("n", 1));
+	log_setup(fd, LOG_INFO, LOG_FORMAT_TEXT);
+	log_info("text");
+	clock_gettime(CLOCK_BOOTTIME, &t1);
+	int64_t lo = (int64_t)t0.tv_sec * 1000000000 + t0.tv_nsec;
+	int64_t hi = (int64_t)t1.tv_sec * 1000000000 + t1.tv_nsec;
+	char buf[2048] = { 0 };
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	ASSERT_GT(n, 0);
+	char *save, *line = strtok_r(buf, "\n", &save);
+	int64_t prev = 0;
+	for (int i = 0; i < 2; i++, line = strtok_r(NULL, "\n", &save)) {
+		ASSERT_TRUE(line != NULL);
+		json_error_t e;
+		json_t *j = json_loads(line, 0, &e);
+		ASSERT_TRUE(j != NULL);
+		json_t *u = json_object_get(j, "uptime_ns");
+		ASSERT_TRUE(json_is_integer(u));
+		int64_t v = json_integer_value(u);
+		EXPECT_GE(v, lo);
+		EXPECT_LE(v, hi);
+		EXPECT_GE(v, prev);
+		prev = v;
+		EXPECT_TRUE(strstr(line, "\",\"uptime_ns\":") != NULL);
+		json_decref(j);
+	}
+	ASSERT_TRUE(line != NULL);
+	EXPECT_TRUE(strstr(line, "msg=\"text\" uptime_ns=") != NULL);
+	close(fd);
+	log_setup(2, LOG_INFO, LOG_FORMAT_JSON);
 }
 
 TEST(full_socket_drops_lines_instead_of_blocking)
