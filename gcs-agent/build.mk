@@ -26,7 +26,22 @@ GCS_LIB_SRCS := \
 	gcs-agent/protocol/hresult.c \
 	gcs-agent/dispatch/dispatch.c \
 	gcs-agent/dispatch/handlers.c \
-	gcs-agent/runtime/runtime.c
+	$(sort $(wildcard gcs-agent/runtime/*.c)) \
+	$(sort $(wildcard gcs-agent/storage/*.c))
+
+# The seccomp compiler's system call table, from the kernel's uapi header
+# (the same headers the guest is built with).
+GCS_GEN := $(B)/gen/gcs-agent
+GCS_SYSCALLS := $(GCS_GEN)/syscalls_x86_64.inc
+$(GCS_SYSCALLS): $(MUSL_KHEADERS)/.stamp gcs-agent/build.mk
+	@mkdir -p $(@D)
+	@echo "  GEN       $@"
+	@sed -n 's/^#define __NR_\([a-z0-9_]*\)[[:space:]]\{1,\}\([0-9]\{1,\}\)$$/\t{ "\1", \2 },/p' \
+		$(MUSL_KHEADERS)/asm/unistd_64.h >$@.tmp
+	@test -s $@.tmp || { echo "no system calls in $(MUSL_KHEADERS)/asm/unistd_64.h" >&2; exit 1; }
+	@mv $@.tmp $@
+$(B)/guest/gcs-agent/runtime/seccomp.o $(B_HOST)/gcs-agent/runtime/seccomp.o: $(GCS_SYSCALLS)
+$(B)/guest/gcs-agent/runtime/%.o $(B_HOST)/gcs-agent/runtime/%.o: EXTRA_CFLAGS += -I$(GCS_GEN)
 
 GCS_GUEST_OBJS := $(GCS_LIB_SRCS:%.c=$(B)/guest/%.o) $(B)/guest/gcs-agent/main.o
 GCS_HOST_OBJS := $(GCS_LIB_SRCS:%.c=$(B_HOST)/%.o)
@@ -48,7 +63,8 @@ GUEST_BINS += $(GCS_BIN)
 # Host unit tests.
 $(B_HOST)/gcs-agent/%.o: EXTRA_CFLAGS += -Igcs-agent
 
-GCS_TESTS := bridge_test json_test log_test flags_test protocol_test transport_test fuzz_test agent_test
+GCS_TESTS := bridge_test json_test log_test flags_test protocol_test transport_test fuzz_test agent_test \
+	runtime_test
 GCS_TEST_BINS := $(GCS_TESTS:%=$(B_HOST)/tests/gcs-agent/%)
 
 $(B_HOST)/tests/gcs-agent/%: $(B_HOST)/gcs-agent/tests/%.o $(GCS_HOST_OBJS) $(COMMON_HOST_OBJS)
@@ -72,8 +88,8 @@ UNIT_TESTS += $(GCS_TEST_BINS)
 GCS_FUZZ_BIN := $(B)/fuzz/gcs-agent/fuzz_bridge
 .PHONY: gcs-agent-fuzz
 gcs-agent-fuzz: $(GCS_FUZZ_BIN)
-$(GCS_FUZZ_BIN): gcs-agent/tests/fuzz_bridge.c $(GCS_LIB_SRCS) $(COMMON_SRCS)
+$(GCS_FUZZ_BIN): gcs-agent/tests/fuzz_bridge.c $(GCS_LIB_SRCS) $(COMMON_SRCS) $(GCS_SYSCALLS)
 	@mkdir -p $(@D)
 	@echo "  FUZZ      $@"
-	@clang $(COMMON_CFLAGS) -Igcs-agent -g -O1 -fsanitize=fuzzer,address,undefined \
-		-o $@ $^ -ljansson
+	@clang $(COMMON_CFLAGS) -Igcs-agent -I$(GCS_GEN) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o $@ $(filter %.c,$^) -ljansson

@@ -165,6 +165,9 @@ int main(int argc, char **argv)
 		.poweroff = poweroff,
 		.poweroff_ctx = &power,
 		.log_bodies = !f.scrub_logs,
+		/* Containers only for real: a test transport means a build
+		 * host, where the agent must not mount or spawn anything. */
+		.manage_system = power.for_real,
 	};
 	if (f.bridge_fd >= 0) {
 		cfg.fd = f.bridge_fd;

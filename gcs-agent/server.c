@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "storage/storage.h"
 
 static int out_send(void *ctx, uint32_t type, uint64_t id, const void *body, size_t len,
 		    struct error *err)
@@ -119,15 +120,32 @@ int server_init(struct server *s, struct loop *l, const struct server_config *cf
 	s->poweroff = cfg->poweroff;
 	s->poweroff_ctx = cfg->poweroff_ctx;
 	runtime_init(&s->rt, l);
+	int r = storage_new(l, &s->storage, err);
+	if (r < 0)
+		return r;
+	if (cfg->manage_system) {
+		struct runtime_config rc = {
+			.storage = s->storage,
+			.setup_cgroups = true,
+		};
+		r = runtime_enable(&s->rt, &rc, err);
+		if (r < 0) {
+			storage_free(s->storage);
+			return r;
+		}
+	}
 	struct dispatch_config dc = {
 		.poweroff = poweroff,
 		.describe = describe,
 		.ctx = s,
 		.log_bodies = cfg->log_bodies,
 	};
-	int r = dispatch_new(&s->rt, &dc, &s->dispatch, err);
-	if (r < 0)
+	r = dispatch_new(&s->rt, &dc, &s->dispatch, err);
+	if (r < 0) {
+		runtime_fini(&s->rt);
+		storage_free(s->storage);
 		return r;
+	}
 	if (!cfg->dialer) {
 		char peer[32];
 		snprintf(peer, sizeof(peer), "fd:%d", cfg->fd);
@@ -138,6 +156,8 @@ int server_init(struct server *s, struct loop *l, const struct server_config *cf
 	r = transport_init(&s->transport, l, cfg->dialer, retry, on_connected, s, err);
 	if (r < 0) {
 		dispatch_free(s->dispatch);
+		runtime_fini(&s->rt);
+		storage_free(s->storage);
 		return r;
 	}
 	s->dialing = true;
@@ -158,4 +178,5 @@ void server_fini(struct server *s)
 		transport_fini(&s->transport);
 	dispatch_free(s->dispatch);
 	runtime_fini(&s->rt);
+	storage_free(s->storage);
 }

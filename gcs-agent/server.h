@@ -26,6 +26,9 @@ struct server_config {
 	void (*poweroff)(void *ctx);
 	void *poweroff_ctx;
 	bool log_bodies;
+	/* Let the runtime touch the system (containers, processes, mounts,
+	 * cgroups): the agent in the VM only, never a test on a build host. */
+	bool manage_system;
 };
 
 struct server {
@@ -37,6 +40,7 @@ struct server {
 	struct conn *conn;
 	void (*poweroff)(void *ctx);
 	void *poweroff_ctx;
+	struct storage *storage;
 };
 
 int server_init(struct server *s, struct loop *l, const struct server_config *cfg,

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,6 +141,39 @@ static int shutdown_forced(struct request *req, struct error *err)
 	return shutdown_common(req, false, err);
 }
 
+struct exec_request {
+	struct runtime_exec *op;
+	char where[200];
+};
+
+static void exec_done(void *arg, int r, uint32_t pid, const struct error *err)
+{
+	struct pending *p = arg;
+	struct exec_request *x = p->data;
+	if (r < 0) {
+		struct error e = *err;
+		error_prefix(&e, r, "execute process in %s", x->where);
+		free(x);
+		p->data = NULL;
+		dispatch_complete(p, r, NULL, &e);
+		return;
+	}
+	free(x);
+	p->data = NULL;
+	dispatch_complete(p, 0, json_pack("{s:I}", "ProcessId", (json_int_t)pid), NULL);
+}
+
+static void exec_cancel(struct pending *p)
+{
+	struct exec_request *x = p->data;
+	if (!x)
+		return;
+	/* The process (if it starts) runs on; only the answer is dropped. */
+	runtime_exec_cancel(x->op);
+	free(x);
+	p->data = NULL;
+}
+
 static int execute_process(struct request *req, struct error *err)
 {
 	_cleanup_(msg_execute_release) struct msg_execute m = { 0 };
@@ -152,13 +186,28 @@ static int execute_process(struct request *req, struct error *err)
 		if (r < 0)
 			return req_error(req, r);
 	}
-	uint32_t pid = 0;
-	r = runtime_exec_process(req->d->rt, c, &m, &pid, err);
-	if (r < 0)
+	/* Dialing the host's stdio ports and the child's setup take a
+	 * while: the answer comes from the loop. */
+	struct exec_request *x = calloc(1, sizeof(*x));
+	if (!x)
+		return req_error(req, error_set(err, ENOMEM, "exec request"));
+	snprintf(x->where, sizeof(x->where), "%s", c ? c->id : "the utility VM");
+	struct pending *p = dispatch_go_async(req, err);
+	if (!p) {
+		free(x);
+		return req_error(req, -(err->errnum ? err->errnum : EBUSY));
+	}
+	p->data = x;
+	r = runtime_exec_process(req->d->rt, c, &m, exec_done, p, &x->op, err);
+	if (r < 0) {
+		free(x);
+		p->data = NULL;
+		dispatch_forget(p);
 		return req_error(req, error_prefix(err, r, "execute process in %s",
 						   c ? c->id : "the utility VM"));
-	req->resp = json_pack("{s:I}", "ProcessId", (json_int_t)pid);
-	return 0;
+	}
+	p->cancel = exec_cancel;
+	return DISPATCH_ASYNC;
 }
 
 static void wait_done(void *arg, int r, uint32_t exit_code)
@@ -194,6 +243,7 @@ static int wait_for_process(struct request *req, struct error *err)
 		return req_error(req, r);
 	if (proc->exited) {
 		req->resp = json_pack("{s:I}", "ExitCode", (json_int_t)proc->exit_code);
+		runtime_process_waited(req->d->rt, proc);
 		return 0;
 	}
 	/* Never block the bridge: the answer goes out when the process
@@ -269,12 +319,44 @@ static int get_properties(struct request *req, struct error *err)
 	r = runtime_get_properties(req->d->rt, c, &m, &props, err);
 	if (r < 0)
 		return req_error(req, error_prefix(err, r, "properties of container %s", c->id));
-	/* Properties is a JSON document carried as a string. */
-	_cleanup_free_ char *text = props ? json_dumps(props, JSON_COMPACT) : strdup("{}");
+	/* Properties is a JSON document carried as a string; the runtime
+	 * may hand over that text itself (its metrics hold uint64 values). */
+	_cleanup_free_ char *text = json_is_string(props) ? strdup(json_string_value(props))
+				    : props		  ? json_dumps(props, JSON_COMPACT)
+							  : strdup("{}");
 	if (!text)
 		return req_error(req, error_set(err, ENOMEM, "encode properties"));
 	req->resp = json_pack("{s:s}", "Properties", text);
 	return 0;
+}
+
+struct modify_request {
+	void *op;
+	char what[200];
+};
+
+static void modify_done(void *arg, int r, const struct error *err)
+{
+	struct pending *p = arg;
+	struct modify_request *x = p->data;
+	struct error e = { 0 };
+	if (r < 0) {
+		e = *err;
+		error_prefix(&e, r, "%s", x->what);
+	}
+	free(x);
+	p->data = NULL;
+	dispatch_complete(p, r < 0 ? r : 0, NULL, r < 0 ? &e : NULL);
+}
+
+static void modify_cancel(struct pending *p)
+{
+	struct modify_request *x = p->data;
+	if (!x)
+		return;
+	runtime_modify_forget(x->op);
+	free(x);
+	p->data = NULL;
 }
 
 static int modify_settings(struct request *req, struct error *err)
@@ -293,10 +375,32 @@ static int modify_settings(struct request *req, struct error *err)
 		if (r < 0)
 			return req_error(req, r);
 	}
-	r = runtime_modify_settings(req->d->rt, c, &m, err);
-	if (r < 0)
-		return req_error(req, error_prefix(err, r, "modify %s of %s", m.resource_type,
-						   c ? c->id : "the utility VM"));
+	/* Storage may have to wait for a hot-added device: the answer can
+	 * come from the loop. */
+	struct modify_request *x = calloc(1, sizeof(*x));
+	if (!x)
+		return req_error(req, error_set(err, ENOMEM, "modify request"));
+	snprintf(x->what, sizeof(x->what), "modify %s of %s", m.resource_type,
+		 c ? c->id : "the utility VM");
+	struct pending *p = dispatch_go_async(req, err);
+	if (!p) {
+		free(x);
+		return req_error(req, -(err->errnum ? err->errnum : EBUSY));
+	}
+	p->data = x;
+	r = runtime_modify_settings_async(req->d->rt, c, &m, modify_done, p, &x->op, err);
+	if (r == RUNTIME_PENDING) {
+		p->cancel = modify_cancel;
+		return DISPATCH_ASYNC;
+	}
+	p->data = NULL;
+	dispatch_forget(p);
+	if (r < 0) {
+		r = error_prefix(err, r, "%s", x->what);
+		free(x);
+		return req_error(req, r);
+	}
+	free(x);
 	return 0;
 }
 

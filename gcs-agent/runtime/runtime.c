@@ -2,12 +2,20 @@
 #include "runtime.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "internal.h"
 #include "lcow/cleanup.h"
+#include "log.h"
+#include "storage/storage.h"
 
 struct runtime_waiter {
 	struct runtime_waiter *next;
@@ -58,6 +66,7 @@ static void free_process(struct runtime *rt, struct process *p)
 		fn(arg, -ENOENT, 0);
 	}
 	rt->n_processes--;
+	proc_impl_free(rt, p);
 	free(p);
 }
 
@@ -68,6 +77,7 @@ static void free_container(struct runtime *rt, struct container *c)
 		c->processes = p->next;
 		free_process(rt, p);
 	}
+	container_impl_free(rt, c);
 	free(c->id);
 	free(c->activity_id);
 	free(c);
@@ -86,6 +96,71 @@ void runtime_fini(struct runtime *rt)
 		rt->uvm_processes = p->next;
 		free_process(rt, p);
 	}
+	if (rt->sys) {
+		layers_fini(rt->sys);
+		if (rt->sys->self_pidns_fd >= 0)
+			close(rt->sys->self_pidns_fd);
+		free(rt->sys);
+		rt->sys = NULL;
+	}
+}
+
+static void vsock_host_dialer(uint32_t port, struct dialer *d)
+{
+	dialer_vsock(d, 2 /* VMADDR_CID_HOST */, port);
+}
+
+int runtime_enable(struct runtime *rt, const struct runtime_config *cfg, struct error *err)
+{
+	struct runtime_system *sys = calloc(1, sizeof(*sys));
+	if (!sys)
+		return error_set(err, ENOMEM, "runtime");
+	sys->dialer = cfg->dialer ? cfg->dialer : vsock_host_dialer;
+	sys->storage = cfg->storage;
+	sys->last_cap = 40;
+	/* To return to after forking into a container's pid namespace. */
+	sys->self_pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	if (sys->self_pidns_fd < 0) {
+		int e = errno;
+		free(sys);
+		return error_set(err, e, "open /proc/self/ns/pid");
+	}
+	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		char buf[16] = "";
+		if (read(fd, buf, sizeof(buf) - 1) > 0)
+			sys->last_cap = atoi(buf);
+		close(fd);
+	}
+	if (cfg->setup_cgroups) {
+		int r = cgroup_setup_agent(err);
+		if (r < 0) {
+			close(sys->self_pidns_fd);
+			free(sys);
+			return error_prefix(err, r, "agent cgroup");
+		}
+	}
+	rt->sys = sys;
+	return 0;
+}
+
+void runtime_forget_process(struct runtime *rt, struct process *p)
+{
+	struct process **head = p->container ? &p->container->processes : &rt->uvm_processes;
+	for (struct process **pp = head; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			free_process(rt, p);
+			return;
+		}
+	}
+}
+
+void runtime_process_waited(struct runtime *rt, struct process *p)
+{
+	/* Only real processes: registry-only entries (tests) stay. */
+	if (p->impl && p->exited && !p->is_init)
+		runtime_forget_process(rt, p);
 }
 
 struct container *runtime_find_container(struct runtime *rt, const char *id)
@@ -249,74 +324,120 @@ void runtime_wait_cancel(struct runtime_waiter *w)
 }
 
 /*
- * The operations.  Each is the extension point of a later issue; until
- * then the request is fully parsed and validated by the caller and gets a
- * clean "not implemented".
+ * The operations: refused until runtime_enable(), then handed to the
+ * container and process code.
  */
-static int not_implemented(struct error *err, const char *what)
+static int not_enabled(struct error *err, const char *what)
 {
-	return error_setx(err, ENOSYS, "%s is not implemented yet by this guest agent", what);
+	return error_setx(err, ENOSYS, "%s is not implemented by this agent here", what);
 }
 
 int runtime_create_container(struct runtime *rt, const char *id, const char *activity_id,
 			     const struct msg_create *cfg, struct error *err)
 {
-	(void)rt, (void)id, (void)activity_id, (void)cfg;
-	return not_implemented(err, "creating containers");
-}
-
-int runtime_exec_process(struct runtime *rt, struct container *c, const struct msg_execute *m,
-			 uint32_t *pid, struct error *err)
-{
-	(void)rt, (void)m, (void)pid;
-	return not_implemented(err, c ? "starting container processes"
-				      : "starting processes in the utility VM");
+	if (!rt->sys)
+		return not_enabled(err, "creating containers");
+	return container_create(rt, id, activity_id, cfg, err);
 }
 
 int runtime_signal_process(struct runtime *rt, struct process *p, int signo, struct error *err)
 {
-	(void)rt, (void)p, (void)signo;
-	return not_implemented(err, "signalling processes");
+	if (!rt->sys)
+		return not_enabled(err, "signalling processes");
+	int r = proc_signal(p, signo, err);
+	/* hcsshim: a signal that takes down an init sets the exit type. */
+	if (r >= 0 && p->is_init && p->container) {
+		if (signo == SIGTERM)
+			p->container->exit_type = "GracefulExit";
+		else if (signo == SIGKILL)
+			p->container->exit_type = "ForcedExit";
+	}
+	return r;
 }
 
 int runtime_resize_console(struct runtime *rt, struct process *p, uint16_t height, uint16_t width,
 			   struct error *err)
 {
-	(void)rt, (void)p, (void)height, (void)width;
-	return not_implemented(err, "resizing consoles");
+	if (!rt->sys)
+		return not_enabled(err, "resizing consoles");
+	return proc_resize(p, height, width, err);
 }
 
 int runtime_get_properties(struct runtime *rt, struct container *c,
 			   const struct msg_get_properties *q, json_t **properties,
 			   struct error *err)
 {
-	(void)rt, (void)c, (void)q;
 	*properties = NULL;
-	return not_implemented(err, "container properties");
+	if (!rt->sys)
+		return not_enabled(err, "container properties");
+	return container_properties(rt, c, q, properties, err);
 }
 
 int runtime_modify_settings(struct runtime *rt, struct container *c, const struct msg_modify *m,
 			    struct error *err)
 {
-	(void)rt, (void)c;
-	char what[160];
-	snprintf(what, sizeof(what), "ModifySettings %s of %s",
-		 m->request_type_name[0] ? m->request_type_name : "Add", m->resource_type);
-	return not_implemented(err, what);
+	if (!rt->sys) {
+		char what[160];
+		snprintf(what, sizeof(what), "ModifySettings %s of %s",
+			 m->request_type_name[0] ? m->request_type_name : "Add", m->resource_type);
+		return not_enabled(err, what);
+	}
+	switch (m->resource) {
+	case MSG_RESOURCE_MAPPED_VIRTUAL_DISK:
+	case MSG_RESOURCE_MAPPED_DIRECTORY:
+	case MSG_RESOURCE_VPMEM_DEVICE:
+		if (!rt->sys->storage)
+			return not_enabled(err, m->resource_type);
+		return storage_modify(rt->sys->storage, m, err);
+	case MSG_RESOURCE_COMBINED_LAYERS:
+		return layers_modify(rt, m, err);
+	case MSG_RESOURCE_CONTAINER_CONSTRAINTS:
+		if (!c)
+			return error_setx(err, EINVAL, "ContainerConstraints need a container");
+		return container_update(rt, c, m->settings, err);
+	default:
+		return error_setx(err, ENOSYS, "ModifySettings of %s is not implemented",
+				  m->resource_type);
+	}
+}
+
+int runtime_modify_settings_async(struct runtime *rt, struct container *c,
+				  const struct msg_modify *m, runtime_modify_fn fn, void *arg,
+				  void **op, struct error *err)
+{
+	*op = NULL;
+	if (rt->sys && rt->sys->storage && storage_handles(m)) {
+		struct storage_op *sop = NULL;
+		int r = storage_modify_async(rt->sys->storage, m, fn, arg, &sop, err);
+		if (r == STORAGE_PENDING) {
+			*op = sop;
+			return RUNTIME_PENDING;
+		}
+		return r;
+	}
+	return runtime_modify_settings(rt, c, m, err);
+}
+
+void runtime_modify_forget(void *op)
+{
+	if (op)
+		storage_op_forget(op);
 }
 
 int runtime_shutdown_container(struct runtime *rt, struct container *c, bool graceful,
 			       struct error *err)
 {
-	(void)rt, (void)c;
-	return not_implemented(err, graceful ? "graceful container shutdown"
-					     : "forced container shutdown");
+	if (!rt->sys)
+		return not_enabled(err, graceful ? "graceful container shutdown"
+						 : "forced container shutdown");
+	return container_shutdown(rt, c, graceful, err);
 }
 
 int runtime_delete_container_state(struct runtime *rt, struct container *c, struct error *err)
 {
-	(void)rt, (void)c;
-	return not_implemented(err, "deleting container state");
+	if (!rt->sys)
+		return not_enabled(err, "deleting container state");
+	return container_delete(rt, c, err);
 }
 
 const char *container_state_name(enum container_state s)
@@ -338,8 +459,12 @@ static void describe_processes(const struct process *p, FILE *out)
 		fprintf(out, "    process %" PRIu32 "%s: ", p->pid, p->is_init ? " (init)" : "");
 		if (p->exited)
 			fprintf(out, "exited, code %" PRIu32, p->exit_code);
+		else if (p->impl && p->impl->reaped)
+			fprintf(out, "exited, draining %u output stream(s)", p->impl->open_outputs);
 		else
 			fprintf(out, "running");
+		if (p->impl)
+			fprintf(out, "%s", p->impl->pty_master >= 0 ? ", console" : "");
 		fprintf(out, ", %zu waiter(s)\n", waits);
 	}
 }
@@ -355,5 +480,12 @@ void runtime_describe(const struct runtime *rt, FILE *out)
 	if (rt->uvm_processes) {
 		fprintf(out, "  utility VM processes:\n");
 		describe_processes(rt->uvm_processes, out);
+	}
+	if (rt->sys) {
+		for (const struct layer_mount *l = rt->sys->layers; l; l = l->next)
+			fprintf(out, "  layers: %s (%zu layer(s), %s)\n", l->root, l->n_layers,
+				*l->scratch ? l->scratch : "read-only");
+		if (rt->sys->storage)
+			storage_describe(rt->sys->storage, out);
 	}
 }
