@@ -21,7 +21,7 @@ PACKAGES=(
 	gnu-efi mtools dosfstools     # the UEFI loader and its ESP image
 	qemu-system-x86 ovmf          # the harness that stands in for Hyper-V
 	diod                          # 9P server for MappedDirectory shares
-	zstd bzip2 python3 jq         # test data and helpers
+	zstd bzip2 python3 jq file    # test data and helpers
 	debootstrap                   # image-bench: a minbase Debian layer (built once, cached)
 )
 # Source packages fetched with `apt-get source` (need a deb-src entry).
