@@ -22,6 +22,7 @@ PACKAGES=(
 	qemu-system-x86 ovmf          # the harness that stands in for Hyper-V
 	diod                          # 9P server for MappedDirectory shares
 	zstd bzip2 python3 jq file    # test data and helpers
+	time                          # benchmarks: CPU time and peak memory
 	debootstrap                   # image-bench: a minbase Debian layer (built once, cached)
 )
 # Source packages fetched with `apt-get source` (need a deb-src entry).

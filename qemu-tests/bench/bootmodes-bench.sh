@@ -125,7 +125,7 @@ $(cat "$work/$tag.run-vm.log")"
 		die "$mode (icount=$ic): the boot did not reach /init and power off (run-vm exit $rc)"
 	fi
 	# The machine as QEMU ran it, once per mode and clock.
-	[ -e "$work/$key.$ic.cmd" ] || sed -e "s|$wd|WORKDIR|g" -e "s|$work/bootfiles|BOOTFILES|g" \
+	[ -e "$work/$key.$ic.cmd" ] || sed -e "s|$wd|VMDIR|g" -e "s|$work|BENCHDIR|g" \
 		"$wd/qemu.cmd" >"$work/$key.$ic.cmd"
 	local init off mhz tsc entry=null start=null
 	init=$(sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' "$log.txt" | head -1)
@@ -162,7 +162,8 @@ done
 
 stats() { # numbers (or null) on stdin -> JSON {median,min,max,spread,n} or null
 	jq -s 'map(select(. != null)) | sort | if length == 0 then null else
-		{n: length, min: .[0], max: .[-1], spread: ((.[-1] - .[0]) * 1e6 | round / 1e6),
+		{n: length, min: (.[0] * 1e6 | round / 1e6), max: (.[-1] * 1e6 | round / 1e6),
+		 spread: ((.[-1] - .[0]) * 1e6 | round / 1e6),
 		 median: ((if length % 2 == 1 then .[length/2|floor]
 			   else (.[length/2 - 1] + .[length/2]) / 2 end) * 1e6 | round / 1e6)} end'
 }
@@ -240,7 +241,8 @@ jq -n --arg date "$(date -u +%FT%TZ)" --argjson runs "$runs" --argjson icount_ru
 	echo "|---|---|---|---|---|---|"
 	jq -r 'def r3: . * 1000 | round / 1000;
 		def s(x): if x == null then "not measured" else "\(x.median | r3) s" end;
-		.modes[] | "| \(.mode) | \(if .kernel_to_init_icount_s == null then "not measured" else "\(.kernel_to_init_icount_s.median) s (spread \(.kernel_to_init_icount_s.spread) s)" end) | \(s(.qemu_start_to_exit_wall_s)) | \(.qemu_start_to_exit_wall_s.spread | r3) s | \(s(.kernel_to_init_printk_in_wall_boot_s)) | \(s(.before_kernel_clock_wall_s)) |"' "$j"
+		def ms(x): x * 1e6 | round / 1000;
+		.modes[] | "| \(.mode) | \(if .kernel_to_init_icount_s == null then "not measured" else "\(ms(.kernel_to_init_icount_s.median)) ms\(if .kernel_to_init_icount_s.n > 1 then " (spread \(ms(.kernel_to_init_icount_s.spread)) ms)" else "" end)" end) | \(s(.qemu_start_to_exit_wall_s)) | \(if .qemu_start_to_exit_wall_s.n < 2 then "-" else "\(.qemu_start_to_exit_wall_s.spread | r3) s" end) | \(s(.kernel_to_init_printk_in_wall_boot_s)) | \(s(.before_kernel_clock_wall_s)) |"' "$j"
 	echo
 	echo "ESP loader (esp/initrd), from its TSC stamps:"
 	echo

@@ -334,7 +334,7 @@ jq -n \
 	echo "| route | wall (median) | spread | CPU (median) | max RSS | MB/s of tar | MB/s of file data | output |"
 	echo "|---|---|---|---|---|---|---|---|"
 	jq -r '.routes | to_entries[] |
-		"| \(.key) | \(.value.wall_s.median) s | \(.value.wall_s.spread) s | \(if .value.cpu_s == null then "-" else "\(.value.cpu_s.median) s" end) | \(if .value.max_rss_kib == null then "-" else "\(.value.max_rss_kib.median / 1024 | . * 10 | round / 10) MiB" end) | \(.value.tar_MBps.median) | \(.value.file_data_MBps.median) | \(.value.image_bytes // .value.bytes) bytes |"' "$j"
+		"| \(.key) | \(.value.wall_s.median) s | \(if .value.wall_s.n < 2 then "-" else "\(.value.wall_s.spread) s" end) | \(if .value.cpu_s == null then "-" else "\(.value.cpu_s.median) s" end) | \(if .value.max_rss_kib == null then "-" else "\(.value.max_rss_kib.median / 1024 | . * 10 | round / 10) MiB" end) | \(.value.tar_MBps.median) | \(.value.file_data_MBps.median) | \(.value.image_bytes // .value.bytes) bytes |"' "$j"
 	echo
 	jq -r '.routes | "Used inodes: tar2ext4 \(.tar2ext4.used_inodes), staging \(.staging.used_inodes). Commands: tar2ext4 `\(.tar2ext4.command)`; staging `\(.staging.command)` (\(.staging.mke2fs)); raw `\(.raw.command)`. Max RSS of the staging route is that of its largest process."' "$j"
 	echo
