@@ -235,6 +235,7 @@ bench)
 	qemu-tests/bench/bootmodes-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
 	qemu-tests/bench/bridge-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
 	qemu-tests/bench/vsock-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
+	qemu-tests/bench/container-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
 	;;
 deps) do_deps ;;
 kernel) do_kernel ;;
