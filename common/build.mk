@@ -1,7 +1,8 @@
 # common/: the error convention, cleanup helpers and the TAP harness.
 COMMON_SRCS := common/error.c
 COMMON_GUEST_OBJS := $(COMMON_SRCS:%.c=$(B)/guest/%.o)
-COMMON_HOST_OBJS := $(COMMON_SRCS:%.c=$(B_HOST)/%.o)
+# The atomic output file is for host tools only.
+COMMON_HOST_OBJS := $(COMMON_SRCS:%.c=$(B_HOST)/%.o) $(B_HOST)/common/outfile.o
 
 $(B_HOST)/tests/common/error_test: $(B_HOST)/common/tests/error_test.o $(COMMON_HOST_OBJS)
 	@mkdir -p $(@D)

@@ -8,6 +8,7 @@
  * file next to OUT and renamed over OUT at the end; on error (or SIGINT,
  * SIGTERM, SIGHUP) the temporary file is removed.
  */
+#include "lcow/outfile.h"
 #include "mkinitrd.h"
 
 #include "lcow/cleanup.h"
@@ -27,10 +28,7 @@
 
 /* The one piece of global state: the signal handler must know which
  * temporary file to remove. */
-static char tmp_path[PATH_MAX];
-static volatile sig_atomic_t tmp_armed;
 
-static const int cleanup_signals[] = { SIGINT, SIGTERM, SIGHUP };
 
 static void usage(FILE *f)
 {
@@ -53,23 +51,6 @@ static void usage(FILE *f)
 	      "  -C, --directory DIR     resolve relative <location>s in DIR (default: cwd)\n"
 	      "  -h, --help              this text\n",
 	      f);
-}
-
-static void on_signal(int sig)
-{
-	if (tmp_armed)
-		unlink(tmp_path);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void block_cleanup_signals(int how)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	for (size_t i = 0; i < ARRAY_SIZE(cleanup_signals); i++)
-		sigaddset(&set, cleanup_signals[i]);
-	sigprocmask(how, &set, NULL);
 }
 
 static int parse_mtime(const char *s, const char *what, int64_t *out, struct error *err)
@@ -117,42 +98,10 @@ static int parse_lists(struct spec *s, char **lists, int n, struct error *err)
 static int write_output(const char *output, const struct spec *s,
 			const struct mkinitrd_options *o, struct error *err)
 {
-	_cleanup_free_ char *dcopy = strdup(output);
-	_cleanup_free_ char *bcopy = strdup(output);
-	if (!dcopy || !bcopy)
-		return error_set(err, ENOMEM, "copy output name");
-	const char *dir = dirname(dcopy), *base = basename(bcopy);
-	int n = snprintf(tmp_path, sizeof(tmp_path), "%s/.%s.XXXXXX", dir, base);
-	if (n < 0 || (size_t)n >= sizeof(tmp_path))
-		return error_setx(err, ENAMETOOLONG, "output name `%s` too long", output);
-
-	mode_t mask = umask(0);
-	umask(mask);
-
-	block_cleanup_signals(SIG_BLOCK);
-	_cleanup_close_ int fd = mkostemp(tmp_path, O_CLOEXEC);
-	if (fd >= 0)
-		tmp_armed = 1;
-	block_cleanup_signals(SIG_UNBLOCK);
+	int fd = outfile_create(output, err);
 	if (fd < 0)
-		return error_set(err, errno, "create temporary file in `%s`", dir);
-
-	int r = spec_write_archive(s, o, fd, err);
-	if (r >= 0 && fchmod(fd, 0666 & ~mask) < 0)
-		r = error_set(err, errno, "chmod `%s`", tmp_path);
-	if (r >= 0 && fsync(fd) < 0)
-		r = error_set(err, errno, "sync `%s`", tmp_path);
-	if (r >= 0 && close(TAKE_FD(fd)) < 0)
-		r = error_set(err, errno, "close `%s`", tmp_path);
-
-	block_cleanup_signals(SIG_BLOCK);
-	if (r >= 0 && rename(tmp_path, output) < 0)
-		r = error_set(err, errno, "rename `%s` to `%s`", tmp_path, output);
-	if (r < 0)
-		unlink(tmp_path);
-	tmp_armed = 0;
-	block_cleanup_signals(SIG_UNBLOCK);
-	return r;
+		return fd;
+	return outfile_commit(fd, output, spec_write_archive(s, o, fd, err), err);
 }
 
 int main(int argc, char **argv)
@@ -252,10 +201,7 @@ int main(int argc, char **argv)
 		o.src_dirfd = dirfd;
 	}
 
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < ARRAY_SIZE(cleanup_signals); i++)
-		sigaction(cleanup_signals[i], &sa, NULL);
+	outfile_handle_signals();
 
 	struct spec s;
 	spec_init(&s);

@@ -35,6 +35,7 @@
 #include "diskutil.h"
 #include "lcow/cleanup.h"
 #include "lcow/error.h"
+#include "lcow/outfile.h"
 #include "vhd.h"
 
 #define EXIT_USAGE 2
@@ -48,9 +49,6 @@
 
 extern char **environ;
 
-static char tmp_path[PATH_MAX];
-static volatile sig_atomic_t tmp_armed;
-static const int cleanup_signals[] = { SIGINT, SIGTERM, SIGHUP };
 
 static void usage(FILE *f)
 {
@@ -77,23 +75,6 @@ static void usage(FILE *f)
 	      "\n"
 	      "Exit status: 0 success, 1 failure, 2 usage.\n",
 	      f);
-}
-
-static void on_signal(int sig)
-{
-	if (tmp_armed)
-		unlink(tmp_path);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void block_cleanup_signals(int how)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	for (size_t i = 0; i < ARRAY_SIZE(cleanup_signals); i++)
-		sigaddset(&set, cleanup_signals[i]);
-	sigprocmask(how, &set, NULL);
 }
 
 /* --- running e2fsprogs --------------------------------------------------- */
@@ -259,26 +240,6 @@ static int fix_inode_times(const char *path, uint32_t t, struct error *err)
 	return 0;
 }
 
-static int temp_next_to(const char *output, struct error *err)
-{
-	_cleanup_free_ char *dcopy = strdup(output);
-	_cleanup_free_ char *bcopy = strdup(output);
-	if (!dcopy || !bcopy)
-		return error_set(err, ENOMEM, "copy output name");
-	int n = snprintf(tmp_path, sizeof(tmp_path), "%s/.%s.XXXXXX", dirname(dcopy),
-			 basename(bcopy));
-	if (n < 0 || (size_t)n >= sizeof(tmp_path))
-		return error_setx(err, ENAMETOOLONG, "output name `%s` too long", output);
-	block_cleanup_signals(SIG_BLOCK);
-	int fd = mkostemp(tmp_path, O_CLOEXEC);
-	if (fd >= 0)
-		tmp_armed = 1;
-	block_cleanup_signals(SIG_UNBLOCK);
-	if (fd < 0)
-		return error_set(err, errno, "create temporary file for `%s`", output);
-	return fd;
-}
-
 /* --- create -------------------------------------------------------------- */
 
 static int build_scratch(int fd, uint64_t size, const uint8_t uuid[16], uint32_t t,
@@ -287,20 +248,22 @@ static int build_scratch(int fd, uint64_t size, const uint8_t uuid[16], uint32_t
 	char uuid_s[37], seed_s[37], ext[128], blocks[32];
 	uint8_t seed[16];
 	int status;
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", outfile_tmp_path());
 
 	if (ftruncate(fd, (off_t)size) < 0)
-		return error_set(err, errno, "size `%s` to %" PRIu64 " bytes", tmp_path, size);
+		return error_set(err, errno, "size `%s` to %" PRIu64 " bytes", tmp, size);
 	uuid_format(uuid, uuid_s);
 	derive_id(uuid, 16, "hash seed", seed);
 	uuid_format(seed, seed_s);
 	snprintf(ext, sizeof(ext), "%s,hash_seed=%s", MKFS_EXTENDED, seed_s);
 	snprintf(blocks, sizeof(blocks), "%" PRIu64 "k", size / 1024);
 	char *const argv[] = { "mke2fs", "-q",	 "-F",	  "-t",	    "ext4",   "-E",	 ext,
-			       "-O",	 MKFS_FEATURES, "-U", uuid_s, tmp_path, blocks, NULL };
+			       "-O",	 MKFS_FEATURES, "-U", uuid_s, tmp, blocks, NULL };
 	int r = run_tool(argv, t, &status, err);
 	if (r < 0)
 		return r;
-	r = fix_inode_times(tmp_path, t, err);
+	r = fix_inode_times(tmp, t, err);
 	if (r < 0)
 		return r;
 	r = ext4_sb_set_times(fd, t, EXT4_SB_WTIME | EXT4_SB_MKFS_TIME | EXT4_SB_LASTCHECK, err);
@@ -336,26 +299,10 @@ static int cmd_create(const char *output, uint64_t size, const uint8_t *uuid_opt
 		derive_id((const uint8_t *)&le, sizeof(le), "scratch", uuid);
 	}
 
-	mode_t mask = umask(0);
-	umask(mask);
-	_cleanup_close_ int fd = temp_next_to(output, err);
+	int fd = outfile_create(output, err);
 	if (fd < 0)
 		return fd;
-	int r = build_scratch(fd, size, uuid, t, err);
-	if (r >= 0 && fchmod(fd, 0666 & ~mask) < 0)
-		r = error_set(err, errno, "chmod `%s`", tmp_path);
-	if (r >= 0 && fsync(fd) < 0)
-		r = error_set(err, errno, "sync `%s`", tmp_path);
-	if (r >= 0 && close(TAKE_FD(fd)) < 0)
-		r = error_set(err, errno, "close `%s`", tmp_path);
-	block_cleanup_signals(SIG_BLOCK);
-	if (r >= 0 && rename(tmp_path, output) < 0)
-		r = error_set(err, errno, "rename `%s` to `%s`", tmp_path, output);
-	if (r < 0)
-		unlink(tmp_path);
-	tmp_armed = 0;
-	block_cleanup_signals(SIG_UNBLOCK);
-	return r;
+	return outfile_commit(fd, output, build_scratch(fd, size, uuid, t, err), err);
 }
 
 /* --- resize -------------------------------------------------------------- */
@@ -622,10 +569,7 @@ int main(int argc, char **argv)
 	uint32_t t = sde > UINT32_MAX ? UINT32_MAX : (uint32_t)sde;
 
 	initialize_ext2_error_table();
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < ARRAY_SIZE(cleanup_signals); i++)
-		sigaction(cleanup_signals[i], &sa, NULL);
+	outfile_handle_signals();
 
 	int r;
 	if (strcmp(cmd, "create") == 0)

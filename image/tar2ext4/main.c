@@ -27,6 +27,7 @@
 #include "ext4w.h"
 #include "lcow/cleanup.h"
 #include "lcow/error.h"
+#include "lcow/outfile.h"
 #include "tar2ext4.h"
 #include "vhd.h"
 
@@ -36,10 +37,7 @@
 
 /* The one piece of global state: the signal handler must know which
  * temporary file to remove. */
-static char tmp_path[PATH_MAX];
-static volatile sig_atomic_t tmp_armed;
 
-static const int cleanup_signals[] = { SIGINT, SIGTERM, SIGHUP };
 
 static void usage(FILE *f)
 {
@@ -101,23 +99,6 @@ static void usage(FILE *f)
 	      "  - a truncated or corrupt stream is an error\n"
 	      "  - /lost+found stays a directory (e2fsck needs it)\n",
 	      f);
-}
-
-static void on_signal(int sig)
-{
-	if (tmp_armed)
-		unlink(tmp_path);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void block_cleanup_signals(int how)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	for (size_t i = 0; i < ARRAY_SIZE(cleanup_signals); i++)
-		sigaddset(&set, cleanup_signals[i]);
-	sigprocmask(how, &set, NULL);
 }
 
 static int out_dir(const char *output, char *dir, size_t size, struct error *err)
@@ -262,7 +243,7 @@ static int build(const struct job *j, int in_fd, int out_fd, struct t2e_stats *s
 		seekable = true;
 	}
 
-	r = t2e_convert(in_fd, seekable, tmp_path, out_fd, &j->o, st, err);
+	r = t2e_convert(in_fd, seekable, outfile_tmp_path(), out_fd, &j->o, st, err);
 	if (r < 0)
 		return r;
 	/* libext2fs stamps the wall clock into s_wtime on close. */
@@ -284,44 +265,10 @@ static int build(const struct job *j, int in_fd, int out_fd, struct t2e_stats *s
 
 static int write_output(const struct job *j, int in_fd, struct t2e_stats *st, struct error *err)
 {
-	char dir[PATH_MAX];
-	int r = out_dir(j->output, dir, sizeof(dir), err);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *bcopy = strdup(j->output);
-	if (!bcopy)
-		return error_set(err, ENOMEM, "copy output name");
-	int n = snprintf(tmp_path, sizeof(tmp_path), "%s/.%s.XXXXXX", dir, basename(bcopy));
-	if (n < 0 || (size_t)n >= sizeof(tmp_path))
-		return error_setx(err, ENAMETOOLONG, "output name `%s` too long", j->output);
-
-	mode_t mask = umask(0);
-	umask(mask);
-
-	block_cleanup_signals(SIG_BLOCK);
-	_cleanup_close_ int fd = mkostemp(tmp_path, O_CLOEXEC);
-	if (fd >= 0)
-		tmp_armed = 1;
-	block_cleanup_signals(SIG_UNBLOCK);
+	int fd = outfile_create(j->output, err);
 	if (fd < 0)
-		return error_set(err, errno, "create temporary file in `%s`", dir);
-
-	r = build(j, in_fd, fd, st, err);
-	if (r >= 0 && fchmod(fd, 0666 & ~mask) < 0)
-		r = error_set(err, errno, "chmod `%s`", tmp_path);
-	if (r >= 0 && fsync(fd) < 0)
-		r = error_set(err, errno, "sync `%s`", tmp_path);
-	if (r >= 0 && close(TAKE_FD(fd)) < 0)
-		r = error_set(err, errno, "close `%s`", tmp_path);
-
-	block_cleanup_signals(SIG_BLOCK);
-	if (r >= 0 && rename(tmp_path, j->output) < 0)
-		r = error_set(err, errno, "rename `%s` to `%s`", tmp_path, j->output);
-	if (r < 0)
-		unlink(tmp_path);
-	tmp_armed = 0;
-	block_cleanup_signals(SIG_UNBLOCK);
-	return r;
+		return fd;
+	return outfile_commit(fd, j->output, build(j, in_fd, fd, st, err), err);
 }
 
 static double now_s(void)
@@ -423,10 +370,7 @@ int main(int argc, char **argv)
 	if (!setlocale(LC_CTYPE, "C.UTF-8"))
 		setlocale(LC_CTYPE, "");
 
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < ARRAY_SIZE(cleanup_signals); i++)
-		sigaction(cleanup_signals[i], &sa, NULL);
+	outfile_handle_signals();
 
 	_cleanup_close_ int in_fd = -1;
 	if (j.input && strcmp(j.input, "-") != 0) {
