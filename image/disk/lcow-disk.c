@@ -53,7 +53,7 @@ extern char **environ;
 static void usage(FILE *f)
 {
 	fputs("usage: lcow-disk create --size SIZE [--uuid UUID] OUT.vhd\n"
-	      "       lcow-disk resize --size SIZE DISK.vhd\n"
+	      "       lcow-disk resize --size SIZE [--file-only] DISK.vhd\n"
 	      "       lcow-disk info DISK.vhd\n"
 	      "Scratch disks for the LCOW utility VM: an ext4 file system in a fixed VHD\n"
 	      "(raw data + 512-byte footer).\n"
@@ -71,6 +71,11 @@ static void usage(FILE *f)
 	      "           (same unique id).  SIZE is required.  Shrinking below the blocks in\n"
 	      "           use is refused; on a failed resize2fs the old footer is restored.\n"
 	      "           Never run it on a disk a VM has attached.\n"
+	      "           --file-only: change only the file (data size and footer, same\n"
+	      "           unique id) and leave the file system to a guest (lcow-oneshot\n"
+	      "           resize); it never cuts into the file system the superblock\n"
+	      "           describes, so it also undoes an earlier --file-only growth.\n"
+	      "           An unformatted disk (no ext4 magic) takes any size.\n"
 	      "  info     footer fields and the ext4 size as one JSON object\n"
 	      "\n"
 	      "Exit status: 0 success, 1 failure, 2 usage.\n",
@@ -307,7 +312,55 @@ static int cmd_create(const char *output, uint64_t size, const uint8_t *uuid_opt
 
 /* --- resize -------------------------------------------------------------- */
 
-static int cmd_resize(const char *disk, uint64_t new_size, uint32_t t, struct error *err)
+/* The ext2/3/4 magic in the primary superblock. */
+static bool has_ext4_magic(int fd)
+{
+	uint8_t m[2];
+	ssize_t n = pread_full(fd, m, sizeof(m),
+			       EXT4_SB_OFFSET + offsetof(struct ext2_super_block, s_magic));
+	return n == (ssize_t)sizeof(m) && (m[0] | m[1] << 8) == EXT4_SB_MAGIC;
+}
+
+/* --file-only: the data grows (or shrinks back, never below the file
+ * system) and the footer follows; the file system is not touched.  For a
+ * guest that resizes it afterwards, as the Windows host has the utility VM
+ * do. */
+static int resize_file_only(int fd, const char *disk, const struct vhd_info *info,
+			    uint64_t fs_size, uint64_t new_size, uint32_t t, struct error *err)
+{
+	uint64_t data_size = info->current_size;
+	uint8_t old_footer[VHD_FOOTER_SIZE];
+	int r;
+
+	if (new_size < fs_size)
+		return error_setx(err, EINVAL,
+				  "--file-only: %" PRIu64 " bytes would cut the %" PRIu64
+				  "-byte file system of `%s`",
+				  new_size, fs_size, disk);
+	ssize_t n = pread_full(fd, old_footer, sizeof(old_footer), (off_t)data_size);
+	if (n != (ssize_t)sizeof(old_footer))
+		return error_set(err, n < 0 ? (int)-n : EIO, "read the footer of `%s`", disk);
+	if (ftruncate(fd, (off_t)data_size) < 0)
+		return error_set(err, errno, "strip the footer of `%s`", disk);
+	if (ftruncate(fd, (off_t)new_size) < 0) {
+		r = error_set(err, errno, "resize `%s`", disk);
+		goto out_restore_footer;
+	}
+	r = vhd_footer_append(fd, new_size, vhd_timestamp(t), info->unique_id, err);
+	if (r < 0)
+		goto out_restore_footer;
+	if (fsync(fd) < 0)
+		return error_set(err, errno, "sync `%s`", disk);
+	return 0;
+
+out_restore_footer:
+	if (ftruncate(fd, (off_t)data_size) == 0)
+		pwrite_full(fd, old_footer, sizeof(old_footer), (off_t)data_size);
+	return r;
+}
+
+static int cmd_resize(const char *disk, uint64_t new_size, bool file_only, uint32_t t,
+		      struct error *err)
 {
 	struct vhd_info info;
 	struct ext4_sb_info sb;
@@ -325,6 +378,12 @@ static int cmd_resize(const char *disk, uint64_t new_size, uint32_t t, struct er
 	if (r < 0)
 		return error_prefix(err, r, "`%s`", disk);
 	uint64_t data_size = info.current_size;
+	if (file_only && !has_ext4_magic(fd)) {
+		/* An unformatted disk (a guest formats it): nothing to keep. */
+		if (new_size == data_size)
+			return 0;
+		return resize_file_only(fd, disk, &info, 0, new_size, t, err);
+	}
 	r = ext4_sb_read(fd, 0, &sb, err);
 	if (r < 0)
 		return error_prefix(err, r, "`%s`", disk);
@@ -334,6 +393,8 @@ static int cmd_resize(const char *disk, uint64_t new_size, uint32_t t, struct er
 				  sb.size, data_size);
 	if (new_size == data_size)
 		return 0;
+	if (file_only)
+		return resize_file_only(fd, disk, &info, sb.size, new_size, t, err);
 	if (new_size < data_size) {
 		uint64_t used = (sb.blocks_count - sb.free_blocks) * sb.block_size;
 		if (new_size < used)
@@ -497,10 +558,11 @@ static int cmd_info(const char *disk, struct error *err)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SIZE = 0x100, OPT_UUID };
+	enum { OPT_SIZE = 0x100, OPT_UUID, OPT_FILE_ONLY };
 	static const struct option longopts[] = {
 		{ "size", required_argument, NULL, OPT_SIZE },
 		{ "uuid", required_argument, NULL, OPT_UUID },
+		{ "file-only", no_argument, NULL, OPT_FILE_ONLY },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -508,6 +570,7 @@ int main(int argc, char **argv)
 	const char *size_arg = NULL;
 	uint8_t uuid[16];
 	bool have_uuid = false;
+	bool file_only = false;
 	int c;
 
 	if (argc < 2) {
@@ -532,6 +595,9 @@ int main(int argc, char **argv)
 			}
 			have_uuid = true;
 			break;
+		case OPT_FILE_ONLY:
+			file_only = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -551,7 +617,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (sized != (size_arg != NULL) || (have_uuid && strcmp(cmd, "create") != 0)) {
+	if (sized != (size_arg != NULL) || (have_uuid && strcmp(cmd, "create") != 0) ||
+	    (file_only && strcmp(cmd, "resize") != 0)) {
 		fprintf(stderr, "lcow-disk %s: %s\n", cmd,
 			sized && !size_arg ? "--size SIZE is required" : "option not valid here");
 		return EXIT_USAGE;
@@ -575,7 +642,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "create") == 0)
 		r = cmd_create(disk, size, have_uuid ? uuid : NULL, t, &err);
 	else if (strcmp(cmd, "resize") == 0)
-		r = cmd_resize(disk, size, t, &err);
+		r = cmd_resize(disk, size, file_only, t, &err);
 	else
 		r = cmd_info(disk, &err);
 	if (r < 0) {

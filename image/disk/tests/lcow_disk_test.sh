@@ -228,11 +228,38 @@ EOF
 	cmp sick.vhd sick.bak || fail "sick disk changed"
 }
 
+test_resize_file_only_leaves_the_file_system_and_undoes_itself() {
+	"$DISK" create --size 64M s.vhd
+	local before blocks
+	before=$(footer s.vhd)
+	blocks=$(sb_field s.vhd 'Block count')
+	cp --sparse=always s.vhd orig.vhd
+	"$DISK" resize --file-only --size 256M s.vhd
+	local after
+	after=$(footer s.vhd)
+	assert_eq "$(json "$after" current_size)" $((256 << 20)) "new data size"
+	assert_eq "$(stat -c %s s.vhd)" $(((256 << 20) + 512)) "file size"
+	assert_eq "$(json "$after" unique_id)" "$(json "$before" unique_id)" "unique id kept"
+	assert_eq "$(sb_field s.vhd 'Block count')" "$blocks" "file system untouched"
+	fsck_clean s.vhd
+	expect_fail "would cut the [0-9]+-byte file system" "$DISK" resize --file-only --size 32M s.vhd
+	# Back to the old size: the same disk, byte for byte.
+	"$DISK" resize --file-only --size 64M s.vhd
+	cmp s.vhd orig.vhd || fail "--file-only back to 64M differs from the original"
+	# An unformatted disk (for a guest to format) takes any size, sparsely.
+	head -c 4096 /dev/zero >z.raw
+	"$BIN/tar2ext4" -only-vhd -i z.raw -o z.vhd
+	"$DISK" resize --file-only --size 1G z.vhd
+	assert_eq "$(json "$(footer z.vhd)" current_size)" $((1 << 30)) "unformatted disk grown"
+	assert_le "$(kib_used z.vhd)" 64 "still sparse (KiB)"
+}
+
 test_usage_errors_exit_2() {
 	local args rc
 	for args in "resize s.vhd" "create s.vhd" "create --size 12Q s.vhd" "create --size 3000G s.vhd" \
 		"create --size 1M s.vhd" "info --size 1G s.vhd" "frob s.vhd" "create --size 1G" \
-		"resize --uuid 0f1e2d3c-4b5a-8978-8695-a4b3c2d1e0f1 --size 1G s.vhd"; do
+		"resize --uuid 0f1e2d3c-4b5a-8978-8695-a4b3c2d1e0f1 --size 1G s.vhd" \
+		"create --file-only --size 1G s.vhd"; do
 		rc=0
 		# shellcheck disable=SC2086
 		"$DISK" $args >/dev/null 2>&1 || rc=$?
@@ -247,5 +274,5 @@ t test_create_20g_is_sparse_with_a_valid_footer test_footer_stripped_with_head_l
 	test_create_is_reproducible test_uuid_option_sets_the_file_system_uuid \
 	test_info_reports_footer_and_ext4_as_json test_resize_grows_with_data_preserved \
 	test_resize_shrinks_but_never_below_the_data test_resize_refuses_what_is_not_a_clean_fixed_vhd \
-	test_usage_errors_exit_2
+	test_resize_file_only_leaves_the_file_system_and_undoes_itself test_usage_errors_exit_2
 run_tests "${1:-}"
