@@ -5,7 +5,7 @@
 #           cached in $(CACHE)/musl (the first build needs deb-src in apt).
 #   tests:  host executables under $(B_HOST)/tests/gcs-agent/, linked with
 #           Debian's libjansson-dev; agent_test runs the real guest binary.
-#   make gcs-agent-fuzz: the libFuzzer target (clang), not part of `tests`.
+#   make gcs-agent-fuzz: the libFuzzer target (clang; fuzz/build.mk), not part of `tests`.
 
 GCS_JANSSON_VERSION := 2.14
 GCS_JANSSON_DIR := $(CACHE)/musl/jansson-$(GCS_JANSSON_VERSION)
@@ -27,7 +27,9 @@ GCS_LIB_SRCS := \
 	gcs-agent/dispatch/dispatch.c \
 	gcs-agent/dispatch/handlers.c \
 	$(sort $(wildcard gcs-agent/runtime/*.c)) \
-	$(sort $(wildcard gcs-agent/storage/*.c))
+	$(sort $(wildcard gcs-agent/storage/*.c)) \
+	$(sort $(wildcard gcs-agent/network/*.c)) \
+	$(sort $(wildcard gcs-agent/timesync/*.c))
 
 # The seccomp compiler's system call table, from the kernel's uapi header
 # (the same headers the guest is built with).
@@ -84,12 +86,5 @@ UNIT_TESTS += $(GCS_TEST_BINS)
 # Keep the test objects make would otherwise delete as intermediates.
 .SECONDARY: $(GCS_TESTS:%=$(B_HOST)/gcs-agent/tests/%.o)
 
-# libFuzzer: clang, ASan + UBSan, on the same sources.
-GCS_FUZZ_BIN := $(B)/fuzz/gcs-agent/fuzz_bridge
-.PHONY: gcs-agent-fuzz
-gcs-agent-fuzz: $(GCS_FUZZ_BIN)
-$(GCS_FUZZ_BIN): gcs-agent/tests/fuzz_bridge.c $(GCS_LIB_SRCS) $(COMMON_SRCS) $(GCS_SYSCALLS)
-	@mkdir -p $(@D)
-	@echo "  FUZZ      $@"
-	@clang $(COMMON_CFLAGS) -Igcs-agent -I$(GCS_GEN) -g -O1 -fsanitize=fuzzer,address,undefined \
-		-o $@ $(filter %.c,$^) -ljansson
+# libFuzzer: fuzz/build.mk builds the bridge target (fuzz/bridge.c, on
+# fuzz.c) with the other fuzz targets; `make gcs-agent-fuzz` still names it.

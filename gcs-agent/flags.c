@@ -25,7 +25,7 @@ static const struct flag flags[] = {
 	F("log-format", FLAG_FORMAT, log_format, "json or text"),
 	F("logfile", FLAG_STRING, log_file, "log to this file instead of stderr"),
 	F("v4", FLAG_BOOL, v4, "bridge protocol v4 (the only one this agent speaks)"),
-	F("disable-time-sync", FLAG_BOOL, disable_time_sync, "accepted; no time sync service runs"),
+	F("disable-time-sync", FLAG_BOOL, disable_time_sync, "do not step and discipline the clock from the host's PTP clock"),
 	F("scrub-logs", FLAG_BOOL, scrub_logs, "keep request bodies out of trace logs"),
 	F("use-inouterr", FLAG_BOOL, use_inouterr, "accepted; the bridge is always vsock"),
 	F("core-dump-location", FLAG_STRING, core_dump_location, "kernel core_pattern to set"),

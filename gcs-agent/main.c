@@ -19,6 +19,7 @@
 #include "log.h"
 #include "loop.h"
 #include "server.h"
+#include "timesync/timesync.h"
 
 struct signals {
 	struct loop_source src;
@@ -186,9 +187,23 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* hcsshim's gcs starts chronyd on the hyperv PTP clock here. */
+	struct timesync ts = { .ptp_fd = -1 };
+	if (f.disable_time_sync) {
+		log_info("time sync disabled (-disable-time-sync)");
+	} else if (power.for_real) {
+		r = timesync_start(&ts, &loop, &err);
+		if (r == -ENOENT)
+			log_info("time sync: no PTP clock of the host (hyperv, KVM); the clock is not synchronized");
+		else if (r < 0)
+			log_warning("time sync not started", LOG_ERR(&err));
+		error_clear(&err);
+	}
+
 	r = loop_run(&loop, &err);
 	if (r < 0)
 		log_error("event loop failed", LOG_ERR(&err));
+	timesync_stop(&ts);
 	server_fini(&srv);
 	loop_remove(&sig.src);
 	close(sig.fd);

@@ -86,6 +86,12 @@ static void attach_fd(struct server *s, int fd, const char *peer)
 static void on_connected(void *ctx, int fd)
 {
 	struct server *s = ctx;
+	/* Dialled before the dispatcher existed and connected at once (a unix
+	 * socket): server_init() attaches it when it is ready. */
+	if (!s->dispatch) {
+		s->early_fd = fd;
+		return;
+	}
 	attach_fd(s, fd, s->transport.dialer.name);
 }
 
@@ -119,20 +125,30 @@ int server_init(struct server *s, struct loop *l, const struct server_config *cf
 	s->loop = l;
 	s->poweroff = cfg->poweroff;
 	s->poweroff_ctx = cfg->poweroff_ctx;
+	s->early_fd = -1;
+	int r;
+	/* Dial first: the host accepts while the agent sets itself up below,
+	 * instead of after it. */
+	if (cfg->dialer) {
+		unsigned retry = cfg->retry_ms ? cfg->retry_ms : TRANSPORT_RETRY_MS;
+		r = transport_init(&s->transport, l, cfg->dialer, retry, on_connected, s, err);
+		if (r < 0)
+			return r;
+		s->dialing = true;
+		transport_start(&s->transport);
+	}
 	runtime_init(&s->rt, l);
-	int r = storage_new(l, &s->storage, err);
+	r = storage_new(l, &s->storage, err);
 	if (r < 0)
-		return r;
+		goto out_transport;
 	if (cfg->manage_system) {
 		struct runtime_config rc = {
 			.storage = s->storage,
 			.setup_cgroups = true,
 		};
 		r = runtime_enable(&s->rt, &rc, err);
-		if (r < 0) {
-			storage_free(s->storage);
-			return r;
-		}
+		if (r < 0)
+			goto out_storage;
 	}
 	struct dispatch_config dc = {
 		.poweroff = poweroff,
@@ -141,28 +157,32 @@ int server_init(struct server *s, struct loop *l, const struct server_config *cf
 		.log_bodies = cfg->log_bodies,
 	};
 	r = dispatch_new(&s->rt, &dc, &s->dispatch, err);
-	if (r < 0) {
-		runtime_fini(&s->rt);
-		storage_free(s->storage);
-		return r;
-	}
+	if (r < 0)
+		goto out_runtime;
 	if (!cfg->dialer) {
 		char peer[32];
 		snprintf(peer, sizeof(peer), "fd:%d", cfg->fd);
 		attach_fd(s, cfg->fd, peer);
-		return 0;
+	} else if (s->early_fd >= 0) {
+		int fd = s->early_fd;
+		s->early_fd = -1;
+		attach_fd(s, fd, s->transport.dialer.name);
 	}
-	unsigned retry = cfg->retry_ms ? cfg->retry_ms : TRANSPORT_RETRY_MS;
-	r = transport_init(&s->transport, l, cfg->dialer, retry, on_connected, s, err);
-	if (r < 0) {
-		dispatch_free(s->dispatch);
-		runtime_fini(&s->rt);
-		storage_free(s->storage);
-		return r;
-	}
-	s->dialing = true;
-	transport_start(&s->transport);
 	return 0;
+
+out_runtime:
+	runtime_fini(&s->rt);
+out_storage:
+	storage_free(s->storage);
+	s->storage = NULL;
+out_transport:
+	if (s->early_fd >= 0)
+		close(s->early_fd);
+	s->early_fd = -1;
+	if (s->dialing)
+		transport_fini(&s->transport);
+	s->dialing = false;
+	return r;
 }
 
 void server_fini(struct server *s)

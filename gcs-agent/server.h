@@ -38,6 +38,7 @@ struct server {
 	bool dialing;
 	struct transport transport;
 	struct conn *conn;
+	int early_fd;		/* connected before the dispatcher was ready */
 	void (*poweroff)(void *ctx);
 	void *poweroff_ctx;
 	struct storage *storage;

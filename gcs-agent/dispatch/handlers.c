@@ -354,7 +354,7 @@ static void modify_cancel(struct pending *p)
 	struct modify_request *x = p->data;
 	if (!x)
 		return;
-	runtime_modify_forget(x->op);
+	runtime_modify_forget(p->d->rt, x->op);
 	free(x);
 	p->data = NULL;
 }

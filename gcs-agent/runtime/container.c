@@ -21,6 +21,7 @@
 #include "internal.h"
 #include "lcow/cleanup.h"
 #include "log.h"
+#include "network/network.h"
 #include "protocol/json.h"
 
 #ifndef CLONE_NEWCGROUP
@@ -160,6 +161,11 @@ void container_impl_free(struct runtime *rt, struct container *c)
 	for (int i = 0; i < NS_COUNT; i++)
 		if (ci->ns_fd[i] >= 0)
 			close(ci->ns_fd[i]);
+	if (ci->netns_fd >= 0) {
+		close(ci->netns_fd);
+		if (rt && rt->sys)
+			network_detach(rt->sys->net, ci->net_id);
+	}
 	if (ci->cgroup_fd >= 0)
 		close(ci->cgroup_fd);
 	if (ci->cgroup_procs_fd >= 0)
@@ -202,7 +208,7 @@ static bool has_mount(const json_t *mounts, const char *dest)
 /* hcsshim's guest gives a standalone container /etc/hostname, /etc/hosts
  * and /etc/resolv.conf of its own, written to the bundle and bind-mounted,
  * unless the spec mounts something there already. */
-static int add_etc_files(json_t *spec, const char *bundle, struct error *err)
+static int add_etc_files(json_t *spec, const char *bundle, const char *resolv, struct error *err)
 {
 	/* Where the root will be: a mount point must exist in it, or be
 	 * creatable (not on a read-only root without the file). */
@@ -233,10 +239,11 @@ static int add_etc_files(json_t *spec, const char *bundle, struct error *err)
 		sizeof(hosts) - strlen(hosts) - 1);
 	char host_line[300];
 	snprintf(host_line, sizeof(host_line), "%s\n", hostname);
-	/* No network configuration reaches this agent yet: no servers. */
+	/* resolv.conf: the DNS settings of the adapters of the container's
+	 * network namespace id (added before Create, as hcsshim expects). */
 	const struct {
 		const char *name, *text;
-	} files[] = { { "hostname", host_line }, { "hosts", hosts }, { "resolv.conf", "" } };
+	} files[] = { { "hostname", host_line }, { "hosts", hosts }, { "resolv.conf", resolv } };
 	json_t *mounts = json_object_get(spec, "mounts");
 	if (!json_is_array(mounts)) {
 		mounts = json_array();
@@ -284,9 +291,11 @@ int container_create(struct runtime *rt, const char *id, const char *activity_id
 	if (!ci)
 		return error_set(err, ENOMEM, "container");
 	ci->cgroup_fd = ci->cgroup_procs_fd = -1;
+	ci->netns_fd = -1;
 	for (int i = 0; i < NS_COUNT; i++)
 		ci->ns_fd[i] = -1;
 	struct container *c = NULL;
+	network_spec_namespace_id(m->oci_spec, ci->net_id, sizeof(ci->net_id));
 
 	const char *bundle = m->oci_bundle_path ? m->oci_bundle_path : "";
 	bool made_bundle = false;
@@ -301,7 +310,10 @@ int container_create(struct runtime *rt, const char *id, const char *activity_id
 			r = error_set(err, ENOMEM, "OCI specification");
 			goto out_free;
 		}
-		if (*bundle && (r = add_etc_files(spec, bundle, err)) < 0)
+		_cleanup_free_ char *resolv = NULL;
+		if (rt->sys->net && (r = network_resolv_conf(rt->sys->net, ci->net_id, &resolv, err)) < 0)
+			goto out_free;
+		if (*bundle && (r = add_etc_files(spec, bundle, resolv ? resolv : "", err)) < 0)
 			goto out_free;
 		if ((r = oci_spec_parse(spec, &ci->spec, err)) < 0)
 			goto out_free;
@@ -330,6 +342,18 @@ int container_create(struct runtime *rt, const char *id, const char *activity_id
 		const struct oci_namespace *ns = &ci->spec.ns[i];
 		if (*ns->path && access(ns->path, F_OK) < 0) {
 			r = error_set(err, errno, "namespace %s", ns->path);
+			goto out_free;
+		}
+	}
+	/* A new network namespace is made here, not by the init: its
+	 * adapters are in place before the container's first process runs
+	 * (hcsshim configures them between runc create and start). */
+	const struct oci_namespace *netns = oci_spec_namespace(&ci->spec, CLONE_NEWNET);
+	if (netns && !*netns->path && rt->sys->net) {
+		if ((r = network_create_netns(&ci->netns_fd, err)) < 0 ||
+		    (r = network_attach(rt->sys->net, ci->net_id, ci->netns_fd, err)) < 0) {
+			ci->net_id[0] = '\0';	/* nothing attached to detach */
+			error_prefix(err, r, "network namespace");
 			goto out_free;
 		}
 	}
@@ -405,7 +429,10 @@ void container_spawn_config(struct runtime *rt, struct container *c, bool is_ini
 			if (!ns)
 				continue;
 			ci->own_ns[i] = true;
-			if (*ns->path) {
+			if (i == NS_NET && ci->netns_fd >= 0 && cfg->n_join < SPAWN_MAX_JOIN) {
+				cfg->join_fd[cfg->n_join] = ci->netns_fd;
+				cfg->join_type[cfg->n_join++] = CLONE_NEWNET;
+			} else if (*ns->path) {
 				int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
 				if (fd < 0)
 					continue;	/* checked at Create; gone now: setns fails loud */
@@ -466,7 +493,7 @@ void container_process_exited(struct runtime *rt, struct container *c, struct pr
 		return;
 	uint64_t kills = cgroup_oom_kills(ci->cgroup_fd);
 	if (kills > ci->oom_kills) {
-		log_warning("container hit its memory limit: the OOM killer ran",
+		log_warning("the OOM killer killed a process of the container",
 			    LOG_STR("container", c->id), LOG_U64("pid", p->pid),
 			    LOG_U64("oom_kills", kills));
 		ci->oom_kills = kills;
@@ -657,6 +684,23 @@ int container_update(struct runtime *rt, struct container *c, const json_t *sett
 
 /* ---- CombinedLayers ---- */
 
+/* hcsshim builds these paths with path.Join, which never leaves a "." or
+ * ".." component: one that has it is not what it looks like (a root
+ * "under /run/gcs/c" that is /etc), so it is refused. */
+static int check_layer_path(const char *what, const char *p, struct error *err)
+{
+	for (const char *c = p; c && *c;) {
+		while (*c == '/')
+			c++;
+		size_t len = strcspn(c, "/");
+		if ((len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+			return error_setx(err, EINVAL, "%s `%s`: a '.' or '..' component is not allowed",
+					  what, p);
+		c += len;
+	}
+	return 0;
+}
+
 int layers_modify(struct runtime *rt, const struct msg_modify *m, struct error *err)
 {
 	struct runtime_system *sys = rt->sys;
@@ -665,6 +709,8 @@ int layers_modify(struct runtime *rt, const struct msg_modify *m, struct error *
 	int r;
 	if (root[0] != '/' || strcmp(root, "/") == 0)
 		return error_setx(err, EINVAL, "ContainerRootPath `%s` is not an absolute path", root);
+	if ((r = check_layer_path("ContainerRootPath", root, err)) < 0)
+		return r;
 	if (m->request_type == MSG_REQUEST_REMOVE) {
 		if (umount2(root, 0) < 0 && errno != EINVAL && errno != ENOENT)
 			return error_set(err, errno, "unmount %s", root);
@@ -697,11 +743,15 @@ int layers_modify(struct runtime *rt, const struct msg_modify *m, struct error *
 		const char *p = json_string_value(jf_lookup(l, "Path"));
 		if (!p || !*p)
 			return error_setx(err, EINVAL, "Layers[%zu] has no Path", i);
+		if ((r = check_layer_path("layer", p, err)) < 0)
+			return r;
 		lower[i] = p;
 	}
 	const char *scratch = cl->scratch_path ? cl->scratch_path : "";
 	char upper[PATH_MAX], work[PATH_MAX];
 	bool ro = !*scratch;
+	if ((r = check_layer_path("ScratchPath", scratch, err)) < 0)
+		return r;
 	if (!ro) {
 		if (snprintf(upper, sizeof(upper), "%s/upper", scratch) >= (int)sizeof(upper) ||
 		    snprintf(work, sizeof(work), "%s/work", scratch) >= (int)sizeof(work))

@@ -23,12 +23,23 @@ struct layer_mount {
 	size_t n_layers;
 };
 
+/* oomwatch.c: memory.events of the agent's and the pods' cgroups. */
+#define OOM_WATCHES 2
+struct oom_watch {
+	struct loop_source src;
+	int fd;				/* -1: not watched */
+	uint64_t oom_kill;		/* at the last look */
+	const char *cgroup;
+};
+
 struct runtime_system {
 	stdio_dialer_fn dialer;
 	struct storage *storage;
 	int self_pidns_fd;		/* to return to after a container's */
 	int last_cap;
 	struct layer_mount *layers;
+	struct oom_watch oom[OOM_WATCHES];
+	struct network *net;		/* network adapters and their namespaces */
 };
 
 enum { NS_MNT, NS_UTS, NS_IPC, NS_NET, NS_CGROUP, NS_PID, NS_COUNT };
@@ -48,6 +59,8 @@ struct container_impl {
 	unsigned pending;		/* ExecuteProcess requests in flight */
 	bool starting;			/* the init's is one of them */
 	uint64_t oom_kills;		/* memory.events oom_kill at the last look */
+	char net_id[64];		/* windows.network.networkNamespace, lower case */
+	int netns_fd;			/* the network namespace made at Create, or -1 */
 };
 
 struct proc_impl {
@@ -63,6 +76,11 @@ struct proc_impl {
 	int status;			/* wait status */
 	bool waited;			/* a WaitForProcess got the exit code */
 };
+
+/* oomwatch.c: log every OOM kill in the VM's cgroups (after
+ * cgroup_setup_agent). */
+void oom_watch_start(struct runtime *rt);
+void oom_watch_stop(struct runtime_system *sys);
 
 /* container.c */
 int container_create(struct runtime *rt, const char *id, const char *activity_id,

@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "lcow/cleanup.h"
 #include "log.h"
+#include "network/network.h"
 #include "storage/storage.h"
 
 struct runtime_waiter {
@@ -98,6 +99,8 @@ void runtime_fini(struct runtime *rt)
 	}
 	if (rt->sys) {
 		layers_fini(rt->sys);
+		network_free(rt->sys->net);
+		oom_watch_stop(rt->sys);
 		if (rt->sys->self_pidns_fd >= 0)
 			close(rt->sys->self_pidns_fd);
 		free(rt->sys);
@@ -118,6 +121,8 @@ int runtime_enable(struct runtime *rt, const struct runtime_config *cfg, struct 
 	sys->dialer = cfg->dialer ? cfg->dialer : vsock_host_dialer;
 	sys->storage = cfg->storage;
 	sys->last_cap = 40;
+	for (int i = 0; i < OOM_WATCHES; i++)
+		sys->oom[i].fd = -1;
 	/* To return to after forking into a container's pid namespace. */
 	sys->self_pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	if (sys->self_pidns_fd < 0) {
@@ -140,7 +145,13 @@ int runtime_enable(struct runtime *rt, const struct runtime_config *cfg, struct 
 			return error_prefix(err, r, "agent cgroup");
 		}
 	}
+	/* Without it containers still run, with lo only. */
+	struct error nerr = { 0 };
+	if (network_new(rt->loop, &sys->net, &nerr) < 0)
+		log_warning("container networking is not available", LOG_ERR(&nerr));
 	rt->sys = sys;
+	if (cfg->setup_cgroups)
+		oom_watch_start(rt);
 	return 0;
 }
 
@@ -391,6 +402,16 @@ int runtime_modify_settings(struct runtime *rt, struct container *c, const struc
 		return storage_modify(rt->sys->storage, m, err);
 	case MSG_RESOURCE_COMBINED_LAYERS:
 		return layers_modify(rt, m, err);
+	case MSG_RESOURCE_NETWORK:
+		/* hcsshim: an adapter of a network namespace id, for the UVM. */
+		if (c)
+			return error_setx(err, EINVAL, "the ResourceType Network is not supported for containers");
+		if (!rt->sys->net)
+			return not_enabled(err, m->resource_type);
+		if (m->request_type != MSG_REQUEST_ADD && m->request_type != MSG_REQUEST_REMOVE)
+			return error_setx(err, EINVAL, "the RequestType `%s` is not supported for Network",
+					  m->request_type_name);
+		return network_modify(rt->sys->net, m->request_type == MSG_REQUEST_ADD, m->settings, err);
 	case MSG_RESOURCE_CONTAINER_CONSTRAINTS:
 		if (!c)
 			return error_setx(err, EINVAL, "ContainerConstraints need a container");
@@ -406,6 +427,18 @@ int runtime_modify_settings_async(struct runtime *rt, struct container *c,
 				  void **op, struct error *err)
 {
 	*op = NULL;
+	/* A Network Add may wait for its hot-added device. */
+	if (rt->sys && rt->sys->net && !c && m->resource == MSG_RESOURCE_NETWORK &&
+	    (m->request_type == MSG_REQUEST_ADD || m->request_type == MSG_REQUEST_REMOVE)) {
+		struct network_op *nop = NULL;
+		int r = network_modify_async(rt->sys->net, m->request_type == MSG_REQUEST_ADD,
+					     m->settings, fn, arg, &nop, err);
+		if (r == NETWORK_PENDING) {
+			*op = nop;
+			return RUNTIME_PENDING;
+		}
+		return r;
+	}
 	if (rt->sys && rt->sys->storage && storage_handles(m)) {
 		struct storage_op *sop = NULL;
 		int r = storage_modify_async(rt->sys->storage, m, fn, arg, &sop, err);
@@ -418,9 +451,9 @@ int runtime_modify_settings_async(struct runtime *rt, struct container *c,
 	return runtime_modify_settings(rt, c, m, err);
 }
 
-void runtime_modify_forget(void *op)
+void runtime_modify_forget(struct runtime *rt, void *op)
 {
-	if (op)
+	if (op && !(rt->sys && network_op_forget(rt->sys->net, op)))
 		storage_op_forget(op);
 }
 

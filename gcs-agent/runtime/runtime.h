@@ -164,7 +164,7 @@ typedef void (*runtime_modify_fn)(void *arg, int r, const struct error *err);
 int runtime_modify_settings_async(struct runtime *rt, struct container *c,
 				  const struct msg_modify *m, runtime_modify_fn fn, void *arg,
 				  void **op, struct error *err);
-void runtime_modify_forget(void *op);
+void runtime_modify_forget(struct runtime *rt, void *op);
 
 int runtime_shutdown_container(struct runtime *rt, struct container *c, bool graceful,
 			       struct error *err);

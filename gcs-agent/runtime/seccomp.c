@@ -531,7 +531,10 @@ int seccomp_compile(const json_t *profile, uint64_t bounding, const char *kernel
 		free(rs.v);
 		return error_prefix(err, r, "seccomp");
 	}
-	qsort(rs.v, rs.n, sizeof(*rs.v), cmp_rules);
+	/* No rules (a profile without syscalls): rs.v is NULL, which qsort()
+	 * must not be given even for zero elements. */
+	if (rs.n)
+		qsort(rs.v, rs.n, sizeof(*rs.v), cmp_rules);
 
 	struct asm_ a = { 0 };
 	size_t native = new_label(&a), not_x32 = new_label(&a);

@@ -569,6 +569,25 @@ TEST(seccomp_rejects_bad_profiles)
 	EXPECT_EQ(seccomp_syscall_nr("arm_fadvise64_64"), -1);
 }
 
+/* Found by fuzz/oci.c: a profile without syscalls once handed qsort() a
+ * NULL array (undefined behaviour).  It is just the default action. */
+TEST(seccomp_profile_without_syscalls_is_its_default_action)
+{
+	json_t *j = profile("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":38}");
+	ASSERT_TRUE(j != NULL);
+	struct seccomp_program p;
+	struct error err = { 0 };
+	int r = seccomp_compile(j, ~0ull, "6.1", &p, &err);
+	json_decref(j);
+	if (r < 0)
+		TAP_DIAG("%s", err.msg);
+	ASSERT_EQ(r, 0);
+	ASSERT_TRUE(p.len > 0);
+	EXPECT_EQ(p.insns[p.len - 1].code, BPF_RET | BPF_K);
+	EXPECT_EQ(p.insns[p.len - 1].k, SECCOMP_RET_ERRNO | 38u);
+	seccomp_program_free(&p);
+}
+
 /* ---- device rules ---- */
 
 TEST(device_rules_compile_to_a_program_the_verifier_accepts)

@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The namespace registry and the adapters' configuration (hcsshim's
+ * hcsv2/network.go and guest/network/netns.go, over our own rtnetlink).
+ */
+#include "network.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lcow/cleanup.h"
+#include "log.h"
+#include "loop.h"
+#include "protocol/json.h"
+
+/* hcsshim's legacy policy-based routing: table 101, rule priority 5. */
+#define LOW_METRIC_TABLE 101
+#define LOW_METRIC_RULE_PRIORITY 5
+
+struct net_nic {
+	struct net_nic *next;
+	struct net_adapter a;
+	bool moved;			/* in the namespace's netns, configured */
+	char ifname[16];		/* its name there */
+};
+
+struct net_ns {
+	struct net_ns *next;
+	char id[64];
+	int netns_fd;			/* -1 until a container is attached */
+	struct net_nic *nics;		/* in the order they were added */
+};
+
+/* An Add waiting for its device (Hyper-V hot-adds the NIC as it sends
+ * the request; hcsshim's guest waits up to 5 s for it). */
+#define WAIT_STEP_MS 100
+#define WAIT_STEPS 50
+
+struct network_op {
+	struct network_op *next;
+	struct network *net;
+	struct net_adapter a;
+	struct loop_timer timer;
+	unsigned steps;
+	network_done_fn fn;
+	void *arg;
+};
+
+struct network {
+	struct net_ns *list;
+	int root_netns_fd;		/* the VM's own */
+	struct loop *loop;		/* NULL: no waiting for devices */
+	struct network_op *ops;
+};
+
+int network_new(struct loop *loop, struct network **out, struct error *err)
+{
+	struct network *net = calloc(1, sizeof(*net));
+	if (!net)
+		return error_set(err, ENOMEM, "network");
+	net->loop = loop;
+	net->root_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (net->root_netns_fd < 0) {
+		int e = errno;
+		free(net);
+		return error_set(err, e, "open /proc/self/ns/net");
+	}
+	*out = net;
+	return 0;
+}
+
+static void free_ns(struct net_ns *ns)
+{
+	while (ns->nics) {
+		struct net_nic *n = ns->nics;
+		ns->nics = n->next;
+		free(n);
+	}
+	if (ns->netns_fd >= 0)
+		close(ns->netns_fd);
+	free(ns);
+}
+
+static void op_free(struct network_op *op)
+{
+	for (struct network_op **pp = &op->net->ops; *pp; pp = &(*pp)->next) {
+		if (*pp == op) {
+			*pp = op->next;
+			break;
+		}
+	}
+	loop_timer_fini(&op->timer);
+	free(op);
+}
+
+void network_free(struct network *net)
+{
+	if (!net)
+		return;
+	while (net->ops)
+		op_free(net->ops);
+	while (net->list) {
+		struct net_ns *ns = net->list;
+		net->list = ns->next;
+		free_ns(ns);
+	}
+	close(net->root_netns_fd);
+	free(net);
+}
+
+static struct net_ns *find_ns(struct network *net, const char *id)
+{
+	for (struct net_ns *ns = net->list; ns; ns = ns->next)
+		if (strcmp(ns->id, id) == 0)
+			return ns;
+	return NULL;
+}
+
+static struct net_ns *get_ns(struct network *net, const char *id, struct error *err)
+{
+	struct net_ns *ns = find_ns(net, id);
+	if (ns)
+		return ns;
+	ns = calloc(1, sizeof(*ns));
+	if (!ns) {
+		error_set(err, ENOMEM, "network namespace");
+		return NULL;
+	}
+	snprintf(ns->id, sizeof(ns->id), "%s", id);
+	ns->netns_fd = -1;
+	ns->next = net->list;
+	net->list = ns;
+	return ns;
+}
+
+/* The adapter's interface in the VM's namespace: by its vmbus instance id
+ * on Hyper-V (/sys/bus/vmbus/devices/<id>/net/<name>), else by MAC (QEMU's
+ * virtio-net has no instance id). */
+static int resolve(struct nl *root, const struct net_adapter *a, struct nl_link *out,
+		   struct error *err)
+{
+	if (*a->id && !strchr(a->id, '/') && !strstr(a->id, "..")) {
+		char path[160];
+		snprintf(path, sizeof(path), "/sys/bus/vmbus/devices/%s/net", a->id);
+		_cleanup_closedir_ DIR *d = opendir(path);
+		for (struct dirent *de; d && (de = readdir(d));) {
+			if (de->d_name[0] == '.')
+				continue;
+			return nl_link_by_name(root, de->d_name, out, err);
+		}
+	}
+	if (a->has_mac)
+		return nl_link_by_mac(root, a->mac, out, err);
+	return error_setx(err, ENODEV, "no vmbus network device %s", a->id);
+}
+
+static bool tolerable(int r)
+{
+	return r == -EEXIST;
+}
+
+/* Inside the namespace: MTU, up, addresses, rules, routes. */
+static int configure(struct nl *nl, const struct net_adapter *a, const char *ifname,
+		     struct error *err)
+{
+	struct nl_link link;
+	struct nlm m;
+	int r = nl_link_by_name(nl, ifname, &link, err);
+	if (r < 0)
+		return r;
+	struct nl_link_change ch = NL_LINK_CHANGE_INIT;
+	ch.up = 1;
+	if (a->encap_overhead) {
+		if (link.mtu <= a->encap_overhead + 68)
+			return error_setx(err, EINVAL, "EncapOverhead %u leaves no MTU on %s (MTU %d)",
+					  a->encap_overhead, ifname, link.mtu);
+		ch.mtu = link.mtu - a->encap_overhead;
+	}
+	nlm_link_set(&m, 0, link.ifindex, &ch);
+	if ((r = nl_call(nl, &m, err)) < 0)
+		return error_prefix(err, r, "set %s up (MTU %d)", ifname, ch.mtu ? ch.mtu : link.mtu);
+	if (a->n_ips == 0)
+		log_warning("network adapter without IP configuration: DHCP is not supported, the link is up unconfigured",
+			    LOG_STR("adapter", a->id), LOG_STR("ifname", ifname));
+	uint32_t table = 0;
+	for (size_t i = 0; i < a->n_ips; i++) {
+		const struct net_ip *ip = &a->ips[i];
+		nlm_addr_add(&m, 0, link.ifindex, &ip->addr, ip->prefix_len);
+		if ((r = nl_call(nl, &m, err)) < 0 && !tolerable(r))
+			return error_prefix(err, r, "add address to %s", ifname);
+		if (!a->enable_low_metric)
+			continue;
+		/* Packets from this address leave through this interface. */
+		nlm_rule_add(&m, 0, &ip->addr, (unsigned)nl_addr_len(&ip->addr) * 8, LOW_METRIC_TABLE,
+			     LOW_METRIC_RULE_PRIORITY);
+		r = nl_call(nl, &m, err);
+		if (r == -EAFNOSUPPORT || r == -EOPNOTSUPP) {
+			log_warning("policy routing is not in this kernel (IP_MULTIPLE_TABLES): the low-metric adapter's routes go to the main table",
+				    LOG_STR("adapter", a->id));
+			error_clear(err);
+			continue;
+		}
+		if (r < 0 && !tolerable(r))
+			return error_prefix(err, r, "add the routing rule of %s", ifname);
+		table = LOW_METRIC_TABLE;
+	}
+	for (size_t i = 0; i < a->n_routes; i++) {
+		const struct net_route *rt = &a->routes[i];
+		/* A gateway outside every subnet of the link is made reachable
+		 * with a host address of its own, as hcsshim does. */
+		if (rt->gw.family) {
+			bool on_link = false;
+			for (size_t k = 0; k < a->n_ips && !on_link; k++)
+				on_link = nl_addr_same_net(&a->ips[k].addr, &rt->gw, a->ips[k].prefix_len);
+			if (!on_link) {
+				nlm_addr_add(&m, 0, link.ifindex, &rt->gw, (unsigned)nl_addr_len(&rt->gw) * 8);
+				if ((r = nl_call(nl, &m, err)) < 0 && !tolerable(r))
+					return error_prefix(err, r, "add the off-subnet gateway's address");
+			}
+		}
+		nlm_route_add(&m, 0, link.ifindex, rt->family, &rt->dst, rt->dst_len, &rt->gw, rt->metric,
+			      table);
+		if ((r = nl_call(nl, &m, err)) < 0 && !tolerable(r))
+			return error_prefix(err, r, "add route %zu on %s", i, ifname);
+	}
+	error_clear(err);
+	return 0;
+}
+
+/* Move one adapter into ns's namespace and configure it there. */
+static int assign(struct net_ns *ns, struct net_nic *nic, struct error *err)
+{
+	struct nl root = { .fd = -1 }, in = { .fd = -1 };
+	struct nl_link link;
+	struct nlm m;
+	int r = nl_open(&root, err);
+	if (r < 0)
+		return r;
+	if ((r = resolve(&root, &nic->a, &link, err)) < 0)
+		goto out;
+	struct nl_link_change ch = NL_LINK_CHANGE_INIT;
+	ch.up = 0;
+	nlm_link_set(&m, 0, link.ifindex, &ch);
+	if ((r = nl_call(&root, &m, err)) < 0) {
+		error_prefix(err, r, "set %s down", link.name);
+		goto out;
+	}
+	ch.up = -1;
+	ch.netns_fd = ns->netns_fd;
+	nlm_link_set(&m, 0, link.ifindex, &ch);
+	if ((r = nl_call(&root, &m, err)) < 0) {
+		error_prefix(err, r, "move %s to the container's network namespace", link.name);
+		goto out;
+	}
+	snprintf(nic->ifname, sizeof(nic->ifname), "%s", link.name);
+	nic->moved = true;
+	if ((r = nl_open_in_netns(&in, ns->netns_fd, err)) < 0)
+		goto out;
+	if ((r = configure(&in, &nic->a, nic->ifname, err)) < 0)
+		goto out;
+	log_info("network adapter configured", LOG_STR("namespace", ns->id),
+		 LOG_STR("adapter", nic->a.id), LOG_STR("ifname", nic->ifname),
+		 LOG_U64("addresses", nic->a.n_ips), LOG_U64("routes", nic->a.n_routes));
+out:
+	nl_close(&in);
+	nl_close(&root);
+	if (r < 0)
+		error_prefix(err, r, "adapter %s", *nic->a.id ? nic->a.id : "(no id)");
+	return r;
+}
+
+static int sync_ns(struct net_ns *ns, struct error *err)
+{
+	if (ns->netns_fd < 0)
+		return 0;
+	size_t i = 0;
+	for (struct net_nic *nic = ns->nics; nic; nic = nic->next, i++) {
+		if (nic->a.policy_based_routing)
+			nic->a.enable_low_metric = i > 0;
+		if (nic->moved)
+			continue;
+		int r = assign(ns, nic, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int network_add_adapter(struct network *net, const struct net_adapter *a, struct error *err)
+{
+	struct net_ns *ns = get_ns(net, a->namespace_id, err);
+	if (!ns)
+		return -ENOMEM;
+	struct net_nic **tail = &ns->nics;
+	for (; *tail; tail = &(*tail)->next)
+		if (*a->id && strcmp((*tail)->a.id, a->id) == 0)
+			return error_setx(err, EEXIST, "adapter with id: '%s' already present in namespace",
+					  a->id);
+	/* hcsshim resolves the interface when the adapter is added. */
+	struct nl root;
+	struct nl_link link;
+	int r = nl_open(&root, err);
+	if (r < 0)
+		return r;
+	r = resolve(&root, a, &link, err);
+	nl_close(&root);
+	if (r < 0)
+		return r;
+	struct net_nic *nic = calloc(1, sizeof(*nic));
+	if (!nic)
+		return error_set(err, ENOMEM, "adapter");
+	nic->a = *a;
+	*tail = nic;
+	log_info("network adapter added", LOG_STR("namespace", ns->id), LOG_STR("adapter", a->id),
+		 LOG_STR("ifname", link.name), LOG_BOOL("attached", ns->netns_fd >= 0));
+	return sync_ns(ns, err);
+}
+
+int network_remove_adapter(struct network *net, const char *namespace_id, const char *id,
+			   struct error *err)
+{
+	struct net_ns *ns = find_ns(net, namespace_id);
+	if (!ns) {
+		/* hcsshim: warned about, not an error. */
+		log_warning("namespace not found for adapter removal, skipping",
+			    LOG_STR("namespace", namespace_id), LOG_STR("adapter", id));
+		return 0;
+	}
+	for (struct net_nic **pp = &ns->nics; *pp; pp = &(*pp)->next) {
+		struct net_nic *nic = *pp;
+		if (strcmp(nic->a.id, id) != 0)
+			continue;
+		int r = 0;
+		if (nic->moved && ns->netns_fd >= 0) {
+			/* Back to the VM's namespace, down and without the
+			 * container's addresses (the move flushes them), so
+			 * the container loses it even before the host
+			 * unplugs the device. */
+			struct nl in = { .fd = -1 };
+			struct nl_link link;
+			struct nlm m;
+			struct nl_link_change ch = NL_LINK_CHANGE_INIT;
+			ch.up = 0;
+			ch.netns_fd = net->root_netns_fd;
+			if ((r = nl_open_in_netns(&in, ns->netns_fd, err)) == 0 &&
+			    (r = nl_link_by_name(&in, nic->ifname, &link, err)) == 0) {
+				nlm_link_set(&m, 0, link.ifindex, &ch);
+				r = nl_call(&in, &m, err);
+			}
+			nl_close(&in);
+			if (r == -ENODEV) {
+				error_clear(err);
+				r = 0;	/* already gone (hot-unplugged) */
+			}
+			if (r < 0)
+				return error_prefix(err, r, "take %s out of the container", nic->ifname);
+		}
+		*pp = nic->next;
+		log_info("network adapter removed", LOG_STR("namespace", ns->id), LOG_STR("adapter", id));
+		free(nic);
+		return 0;
+	}
+	return 0;
+}
+
+int network_modify(struct network *net, bool add, const json_t *settings, struct error *err)
+{
+	struct net_adapter a;
+	int r = net_adapter_parse(settings, &a, err);
+	if (r < 0)
+		return r;
+	if (add)
+		return network_add_adapter(net, &a, err);
+	return network_remove_adapter(net, a.namespace_id, a.id, err);
+}
+
+/* 0: the adapter's interface is there; -ENODEV: not (yet). */
+static int present(const struct net_adapter *a, struct error *err)
+{
+	struct nl root;
+	struct nl_link link;
+	int r = nl_open(&root, err);
+	if (r < 0)
+		return r;
+	r = resolve(&root, a, &link, err);
+	nl_close(&root);
+	return r;
+}
+
+static void on_wait(struct loop_timer *t)
+{
+	struct network_op *op = t->data;
+	struct error err = { 0 };
+	int r = present(&op->a, &err);
+	if (r == -ENODEV && ++op->steps < WAIT_STEPS) {
+		if (loop_timer_arm(&op->timer, WAIT_STEP_MS, &err) == 0)
+			return;
+		r = -(err.errnum ? err.errnum : EIO);
+	} else if (r == -ENODEV) {
+		error_prefix(&err, r, "not there after %d s", WAIT_STEPS * WAIT_STEP_MS / 1000);
+	} else if (r == 0) {
+		r = network_add_adapter(op->net, &op->a, &err);
+	}
+	network_done_fn fn = op->fn;
+	void *arg = op->arg;
+	op_free(op);
+	fn(arg, r, &err);
+}
+
+int network_modify_async(struct network *net, bool add, const json_t *settings,
+			 network_done_fn fn, void *arg, struct network_op **out, struct error *err)
+{
+	*out = NULL;
+	struct net_adapter a;
+	int r = net_adapter_parse(settings, &a, err);
+	if (r < 0)
+		return r;
+	if (!add)
+		return network_remove_adapter(net, a.namespace_id, a.id, err);
+	r = present(&a, err);
+	if (r != -ENODEV || !net->loop)
+		return r < 0 ? r : network_add_adapter(net, &a, err);
+	error_clear(err);
+	struct network_op *op = calloc(1, sizeof(*op));
+	if (!op)
+		return error_set(err, ENOMEM, "adapter wait");
+	op->net = net;
+	op->a = a;
+	op->fn = fn;
+	op->arg = arg;
+	if ((r = loop_timer_init(net->loop, &op->timer, on_wait, op, err)) < 0) {
+		free(op);
+		return r;
+	}
+	op->next = net->ops;
+	net->ops = op;
+	if ((r = loop_timer_arm(&op->timer, WAIT_STEP_MS, err)) < 0) {
+		op_free(op);
+		return r;
+	}
+	log_info("network adapter not there yet: waiting for it", LOG_STR("adapter", a.id));
+	*out = op;
+	return NETWORK_PENDING;
+}
+
+bool network_op_forget(struct network *net, void *op)
+{
+	for (struct network_op *o = net ? net->ops : NULL; o; o = o->next) {
+		if (o == op) {
+			op_free(o);
+			return true;
+		}
+	}
+	return false;
+}
+
+void network_spec_namespace_id(const json_t *spec, char *out, size_t len)
+{
+	json_t *w = json_is_object(spec) ? json_object_get(spec, "windows") : NULL;
+	json_t *n = json_is_object(w) ? json_object_get(w, "network") : NULL;
+	const char *id = json_is_object(n) ? json_string_value(json_object_get(n, "networkNamespace"))
+					   : NULL;
+	size_t i = 0;
+	for (; id && id[i] && i + 1 < len; i++)
+		out[i] = (char)(id[i] >= 'A' && id[i] <= 'Z' ? id[i] - 'A' + 'a' : id[i]);
+	if (len)
+		out[i] = '\0';
+}
+
+int network_resolv_conf(struct network *net, const char *namespace_id, char **out,
+			struct error *err)
+{
+	const struct net_adapter *v[32];
+	size_t n = 0;
+	struct net_ns *ns = *namespace_id ? find_ns(net, namespace_id) : NULL;
+	for (struct net_nic *nic = ns ? ns->nics : NULL; nic && n < ARRAY_SIZE(v); nic = nic->next)
+		v[n++] = &nic->a;
+	return net_resolv_conf(v, n, out, err);
+}
+
+int network_loopback_up(int netns_fd, struct error *err)
+{
+	struct nl nl = { .fd = -1 };
+	struct nl_link link;
+	struct nlm m;
+	struct nl_link_change ch = NL_LINK_CHANGE_INIT;
+	ch.up = 1;
+	int r = nl_open_in_netns(&nl, netns_fd, err);
+	if (r == 0 && (r = nl_link_by_name(&nl, "lo", &link, err)) == 0) {
+		nlm_link_set(&m, 0, link.ifindex, &ch);
+		r = nl_call(&nl, &m, err);
+	}
+	nl_close(&nl);
+	return r < 0 ? error_prefix(err, r, "bring lo up") : 0;
+}
+
+int network_attach(struct network *net, const char *namespace_id, int netns_fd,
+		   struct error *err)
+{
+	int r = network_loopback_up(netns_fd, err);
+	if (r < 0 || !*namespace_id)
+		return r;
+	struct net_ns *ns = get_ns(net, namespace_id, err);
+	if (!ns)
+		return -ENOMEM;
+	if (ns->netns_fd >= 0)
+		return error_setx(err, EBUSY, "network namespace '%s' is already assigned to a container",
+				  namespace_id);
+	ns->netns_fd = fcntl(netns_fd, F_DUPFD_CLOEXEC, 3);
+	if (ns->netns_fd < 0)
+		return error_set(err, errno, "keep the network namespace");
+	r = sync_ns(ns, err);
+	if (r < 0)
+		network_detach(net, namespace_id);
+	return r;
+}
+
+int network_create_netns(int *out, struct error *err)
+{
+	/* Single-threaded agent: in and straight back out again. */
+	_cleanup_close_ int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return error_set(err, errno, "open /proc/self/ns/net");
+	if (unshare(CLONE_NEWNET) < 0)
+		return error_set(err, errno, "unshare the network namespace");
+	int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	int e = errno;
+	if (setns(self, CLONE_NEWNET) < 0)
+		abort();	/* not back in the VM's namespace: nothing after is right */
+	if (fd < 0)
+		return error_set(err, e, "open the new network namespace");
+	*out = fd;
+	return 0;
+}
+
+void network_detach(struct network *net, const char *namespace_id)
+{
+	struct net_ns *ns = *namespace_id ? find_ns(net, namespace_id) : NULL;
+	if (!ns || ns->netns_fd < 0)
+		return;
+	close(ns->netns_fd);
+	ns->netns_fd = -1;
+	/* The kernel hands physical devices back to the VM's namespace when
+	 * the last reference goes; a new container moves them again. */
+	for (struct net_nic *nic = ns->nics; nic; nic = nic->next)
+		nic->moved = false;
+	if (!ns->nics) {
+		for (struct net_ns **pp = &net->list; *pp; pp = &(*pp)->next) {
+			if (*pp == ns) {
+				*pp = ns->next;
+				free_ns(ns);
+				break;
+			}
+		}
+	}
+}
