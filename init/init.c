@@ -2,7 +2,7 @@
 /*
  * /init: PID 1 of the LCOW utility VM.
  *
- * Sets the system up (file systems, console, lo, limits, entropy), starts THE
+ * Sets the system up (file systems, console, lo, limits), starts THE
  * program -- normally `/bin/vsockexec -e 109 /bin/gcs ...` -- and from then on
  * only reaps: all signals are blocked and arrive through one signalfd; every
  * SIGCHLD is answered by waitpid(-1, WNOHANG) until nothing is left, so no
@@ -56,6 +56,7 @@ struct init {
 	pid_t program;		/* 0 once reaped */
 	pid_t shell;		/* -d shell, 0 if none */
 	const char *program_path;
+	struct entropy_read entropy;	/* -e, read beside the program's start */
 };
 
 static void setup_filesystems(const struct init_args *a)
@@ -133,7 +134,7 @@ static void setup_stdio(int held, const struct error *hold_err)
 	}
 }
 
-static void setup_system(const struct init_args *a)
+static void setup_system(void)
 {
 	struct error err = { 0 };
 	unsigned long nofile;
@@ -151,17 +152,37 @@ static void setup_system(const struct init_args *a)
 
 	if (chdir("/") < 0)
 		log_warning("chdir /: %s", strerror(errno));
+}
 
-	if (a->have_entropy_port) {
-		size_t got;
-		error_clear(&err);
-		if (entropy_from_host(a->entropy_port, &got, &err) < 0)
-			log_warning("entropy from vsock port %u: %s", a->entropy_port,
-				    error_text(&err));
-		else
-			log_info("added %zu bytes of entropy from vsock port %u", got,
-				 a->entropy_port);
-	}
+static void entropy_report(uint32_t port, int r, size_t got, const struct error *err)
+{
+	if (r < 0)
+		log_warning("entropy from vsock port %u: %s", port, error_text(err));
+	else
+		log_info("added %zu bytes of entropy from vsock port %u", got, port);
+}
+
+/* Dial the entropy port without waiting: the program starts meanwhile.  The
+ * kernel's pool is already seeded (RDRAND, the boot loader's seed), so
+ * nothing the program does waits for these bytes; they only add to it. */
+static void entropy_start(struct init *in, uint32_t port)
+{
+	struct error err = { 0 };
+
+	int r = entropy_begin(&in->entropy, port, &err);
+	if (r < 0)
+		entropy_report(port, r, 0, &err);
+}
+
+/* The entropy socket was ready, or its time ran out. */
+static void entropy_step(struct init *in)
+{
+	struct error err = { 0 };
+	size_t got;
+
+	int r = entropy_continue(&in->entropy, &got, &err);
+	if (r <= 0)
+		entropy_report(in->entropy.port, r, got, &err);
 }
 
 /* Wait for the next signal(s) for at most timeout_ms (-1: forever) and
@@ -189,6 +210,15 @@ static _Noreturn void power_off(struct init *in, const char *why)
 {
 	log_notice("%s; powering off", why);
 	in->program = 0;
+	/* A program that exits at once must not leave the entropy port (the
+	 * host's connection) half done; this takes at most its deadline. */
+	while (in->entropy.fd >= 0) {
+		struct pollfd pfd = { .fd = in->entropy.fd, .events = entropy_events(&in->entropy) };
+		if (poll(&pfd, 1, entropy_left_ms(&in->entropy)) < 0 && errno != EINTR)
+			entropy_end(&in->entropy);
+		else
+			entropy_step(in);
+	}
 
 	kill_all_and_wait(in, SIGTERM, TERM_GRACE_MS);
 	if (!reap(in)) {
@@ -266,7 +296,20 @@ static void wait_event(struct init *in, int timeout_ms)
 			forward_termination(in, sig);
 		return;
 	}
-	if (timeout_ms >= 0) {
+	if (in->entropy.fd >= 0) {
+		struct pollfd pfd[2] = {
+			{ .fd = in->sfd, .events = POLLIN },
+			{ .fd = in->entropy.fd, .events = entropy_events(&in->entropy) },
+		};
+		int left = entropy_left_ms(&in->entropy);
+		int r = poll(pfd, 2, timeout_ms < 0 || left < timeout_ms ? left : timeout_ms);
+		if (r < 0)
+			return;
+		if (pfd[1].revents || left == 0)
+			entropy_step(in);
+		if (!(pfd[0].revents & POLLIN))
+			return;
+	} else if (timeout_ms >= 0) {
 		struct pollfd pfd = { .fd = in->sfd, .events = POLLIN };
 		if (poll(&pfd, 1, timeout_ms) <= 0)
 			return;
@@ -314,7 +357,7 @@ static void start_debug_shell(struct init *in)
 int main(int argc, char **argv)
 {
 	struct init_args args;
-	struct init in = { .sfd = -1 };
+	struct init in = { .sfd = -1, .entropy = { .fd = -1 } };
 	struct error err = { 0 };
 	sigset_t all;
 
@@ -352,7 +395,15 @@ int main(int argc, char **argv)
 		log_warning("%s", args.warnings[i]);
 	if (args.n_dropped)
 		log_warning("%u more argument warnings", args.n_dropped);
-	setup_system(&args);
+	setup_system();
+	/* Without a signalfd there is no event loop to take the entropy in
+	 * beside the program: take it first, as before. */
+	if (args.have_entropy_port && in.sfd < 0) {
+		size_t got;
+		error_clear(&err);
+		int r = entropy_from_host(args.entropy_port, &got, &err);
+		entropy_report(args.entropy_port, r, got, &err);
+	}
 
 	if (args.debug_shell)
 		start_debug_shell(&in);
@@ -366,6 +417,8 @@ int main(int argc, char **argv)
 		power_off(&in, line);
 	}
 	log_info("started %s, pid %d", in.program_path, (int)in.program);
+	if (args.have_entropy_port && in.sfd >= 0)
+		entropy_start(&in, args.entropy_port);
 
 	for (;;) {
 		reap(&in);

@@ -168,49 +168,126 @@ long long monotonic_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int entropy_from_host(uint32_t port, size_t *got, struct error *err)
+static int entropy_fail(struct entropy_read *e, int r)
+{
+	entropy_end(e);
+	return r;
+}
+
+int entropy_begin(struct entropy_read *e, uint32_t port, struct error *err)
+{
+	bool in_progress;
+
+	e->port = port;
+	e->len = 0;
+	e->deadline_ms = monotonic_ms() + ENTROPY_TIMEOUT_MS;
+	e->fd = vsock_connect_host_nonblock(port, &in_progress, err);
+	e->connecting = in_progress;
+	return e->fd < 0 ? e->fd : 0;
+}
+
+short entropy_events(const struct entropy_read *e)
+{
+	return e->connecting ? POLLOUT : POLLIN;
+}
+
+int entropy_left_ms(const struct entropy_read *e)
+{
+	long long left = e->deadline_ms - monotonic_ms();
+	return left <= 0 ? 0 : left > ENTROPY_TIMEOUT_MS ? ENTROPY_TIMEOUT_MS : (int)left;
+}
+
+void entropy_end(struct entropy_read *e)
+{
+	if (e->fd >= 0)
+		close(e->fd);
+	e->fd = -1;
+}
+
+/* Credit what arrived; the socket is done with either way. */
+static int entropy_credit(struct entropy_read *e, size_t *got, struct error *err)
 {
 	struct entropy_pool pool = { 0 };
-	size_t len = 0;
-	long long deadline = monotonic_ms() + ENTROPY_TIMEOUT_MS;
 
-	*got = 0;
-	_cleanup_close_ int sock = vsock_connect_host(port, err);
-	if (sock < 0)
-		return sock;
-	while (len < sizeof(pool.buf)) {
-		long long left = deadline - monotonic_ms();
-		if (left <= 0)
-			return error_set(err, ETIMEDOUT, "read entropy (%zu bytes so far)", len);
-		struct pollfd pfd = { .fd = sock, .events = POLLIN };
-		int r = poll(&pfd, 1, (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return error_set(err, errno, "poll");
-		if (r == 0)
-			continue;
-		ssize_t n = read(sock, pool.buf + len, sizeof(pool.buf) - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return error_set(err, errno, "read entropy");
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len == 0)
+	entropy_end(e);
+	if (e->len == 0)
 		return error_setx(err, ENODATA, "host closed the entropy port without data");
-
 	_cleanup_close_ int rnd = open("/dev/random", O_WRONLY | O_CLOEXEC | O_NOCTTY);
 	if (rnd < 0)
 		return error_set(err, errno, "open /dev/random");
-	pool.buf_size = (int32_t)len;
-	pool.entropy_count = (int32_t)(len * 8);
-	if (ioctl(rnd, RNDADDENTROPY, &pool) < 0)
+	memcpy(pool.buf, e->buf, e->len);
+	pool.buf_size = (int32_t)e->len;
+	pool.entropy_count = (int32_t)(e->len * 8);
+	int r = ioctl(rnd, RNDADDENTROPY, &pool);
+	explicit_bzero(&pool, sizeof(pool));
+	explicit_bzero(e->buf, sizeof(e->buf));
+	if (r < 0)
 		return error_set(err, errno, "RNDADDENTROPY");
-	*got = len;
+	*got = e->len;
 	return 0;
+}
+
+int entropy_continue(struct entropy_read *e, size_t *got, struct error *err)
+{
+	*got = 0;
+	if (e->fd < 0)
+		return error_setx(err, EBADF, "entropy: not started");
+	if (e->connecting) {
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+		if (getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+			soerr = errno;
+		if (soerr)
+			return entropy_fail(e, error_set(err, soerr, "connect to host vsock port %u",
+							   e->port));
+		/* Still connecting (woken by the deadline, or spuriously)? */
+		struct pollfd pfd = { .fd = e->fd, .events = POLLOUT };
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT))
+			e->connecting = false;
+		else if (entropy_left_ms(e) == 0)
+			return entropy_fail(e, error_set(err, ETIMEDOUT, "connect to host vsock port %u",
+							   e->port));
+		else
+			return 1;
+	}
+	while (e->len < sizeof(e->buf)) {
+		ssize_t n = read(e->fd, e->buf + e->len, sizeof(e->buf) - e->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			if (entropy_left_ms(e) == 0)
+				return entropy_fail(e, error_set(err, ETIMEDOUT,
+								 "read entropy (%zu bytes so far)",
+								 e->len));
+			return 1;
+		}
+		if (n < 0)
+			return entropy_fail(e, error_set(err, errno, "read entropy"));
+		if (n == 0)
+			break;
+		e->len += (size_t)n;
+	}
+	return entropy_credit(e, got, err);
+}
+
+int entropy_from_host(uint32_t port, size_t *got, struct error *err)
+{
+	struct entropy_read e;
+
+	*got = 0;
+	int r = entropy_begin(&e, port, err);
+	while (r >= 0) {
+		struct pollfd pfd = { .fd = e.fd, .events = entropy_events(&e) };
+		if (poll(&pfd, 1, entropy_left_ms(&e)) < 0 && errno != EINTR) {
+			r = error_set(err, errno, "poll");
+			entropy_end(&e);
+			break;
+		}
+		r = entropy_continue(&e, got, err);
+		if (r == 0)
+			break;
+	}
+	return r;
 }
 
 /* The controllers containers are limited with; others (rdma, hugetlb, misc)

@@ -6,6 +6,7 @@
 #ifndef INIT_SETUP_H
 #define INIT_SETUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,27 @@ int nofile_raise(unsigned long *limit, struct error *err);
 /* Read up to ENTROPY_BYTES from host vsock port until the host closes, and
  * credit them to the kernel's pool with RNDADDENTROPY.  *got = bytes added. */
 int entropy_from_host(uint32_t port, size_t *got, struct error *err);
+
+/* The same, without blocking, so that init can start the program first and
+ * take the entropy while the program starts (each is a round trip to the
+ * host; in sequence they add up).  entropy_begin() dials; then, while
+ * e->fd >= 0, poll it for entropy_events() with at most entropy_left_ms()
+ * and call entropy_continue() when it is ready or the time is up: 1 = not
+ * done yet, 0 = done (*got bytes credited), < 0 = failed.  After 0 or < 0,
+ * and from entropy_end(), the socket is closed (e->fd == -1). */
+struct entropy_read {
+	int fd;
+	bool connecting;
+	uint32_t port;
+	size_t len;
+	long long deadline_ms;
+	uint8_t buf[ENTROPY_BYTES];
+};
+int entropy_begin(struct entropy_read *e, uint32_t port, struct error *err);
+short entropy_events(const struct entropy_read *e);
+int entropy_left_ms(const struct entropy_read *e);
+int entropy_continue(struct entropy_read *e, size_t *got, struct error *err);
+void entropy_end(struct entropy_read *e);
 
 /* The controllers of `available` (cgroup.controllers text) that init
  * enables, in a fixed order; names point at static strings.  Returns the

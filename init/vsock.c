@@ -68,3 +68,23 @@ int vsock_connect_host(uint32_t port, struct error *err)
 		return error_set(err, errno, "connect to host vsock port %u", port);
 	return TAKE_FD(fd);
 }
+
+int vsock_connect_host_nonblock(uint32_t port, bool *in_progress, struct error *err)
+{
+	struct sockaddr_vm addr = {
+		.svm_family = AF_VSOCK,
+		.svm_cid = VMADDR_CID_HOST,
+		.svm_port = port,
+	};
+	_cleanup_close_ int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	*in_progress = false;
+	if (fd < 0)
+		return error_set(err, errno, "vsock socket");
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		if (errno != EINPROGRESS)
+			return error_set(err, errno, "connect to host vsock port %u", port);
+		*in_progress = true;
+	}
+	return TAKE_FD(fd);
+}

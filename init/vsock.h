@@ -6,6 +6,7 @@
 #ifndef INIT_VSOCK_H
 #define INIT_VSOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "lcow/error.h"
@@ -22,5 +23,9 @@ int vsock_port_parse(const char *s, uint32_t *port);
 /* Connect a SOCK_STREAM|SOCK_CLOEXEC vsock socket to the host on port.
  * Returns the fd, or a negative errno with err filled. */
 int vsock_connect_host(uint32_t port, struct error *err);
+
+/* The same, but the socket is non-blocking and the connect may still be
+ * under way (*in_progress): poll for POLLOUT, then read SO_ERROR. */
+int vsock_connect_host_nonblock(uint32_t port, bool *in_progress, struct error *err);
 
 #endif

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -509,6 +510,83 @@ TEST(entropy_failure_is_an_error_not_a_crash)
 	ASSERT_LT(r, 0);
 	ASSERT_EQ(got, 0);
 	ASSERT_TRUE(strstr(error_text(&err), "vsock") != NULL);
+}
+
+/* A stand-in for the host's end: a non-blocking unix socket pair. */
+static int entropy_on_socketpair(struct entropy_read *e, int *host)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	memset(e, 0, sizeof(*e));
+	e->fd = sv[0];
+	e->port = 1;
+	e->deadline_ms = monotonic_ms() + ENTROPY_TIMEOUT_MS;
+	*host = sv[1];
+	return 0;
+}
+
+TEST(entropy_read_waits_for_more_without_blocking)
+{
+	struct entropy_read e;
+	struct error err = { 0 };
+	size_t got = 99;
+	int host;
+
+	ASSERT_EQ(entropy_on_socketpair(&e, &host), 0);
+	ASSERT_EQ(entropy_events(&e), POLLIN);
+	/* Nothing yet, then part of it: not done, and no blocking read. */
+	ASSERT_EQ(entropy_continue(&e, &got, &err), 1);
+	ASSERT_EQ(write(host, "0123456789", 10), 10);
+	ASSERT_EQ(entropy_continue(&e, &got, &err), 1);
+	ASSERT_EQ(e.len, 10);
+	ASSERT_EQ(got, 0);
+	ASSERT_GE(e.fd, 0);
+	entropy_end(&e);
+	ASSERT_EQ(e.fd, -1);
+	close(host);
+}
+
+TEST(entropy_read_fails_cleanly_on_close_without_data_and_on_timeout)
+{
+	struct entropy_read e;
+	struct error err = { 0 };
+	size_t got = 99;
+	int host;
+
+	ASSERT_EQ(entropy_on_socketpair(&e, &host), 0);
+	close(host);
+	ASSERT_EQ(entropy_continue(&e, &got, &err), -ENODATA);
+	ASSERT_EQ(e.fd, -1);
+	ASSERT_EQ(got, 0);
+
+	ASSERT_EQ(entropy_on_socketpair(&e, &host), 0);
+	ASSERT_EQ(write(host, "abc", 3), 3);
+	e.deadline_ms = monotonic_ms() - 1;
+	ASSERT_EQ(entropy_left_ms(&e), 0);
+	error_clear(&err);
+	ASSERT_EQ(entropy_continue(&e, &got, &err), -ETIMEDOUT);
+	ASSERT_TRUE(strstr(error_text(&err), "3 bytes so far") != NULL);
+	ASSERT_EQ(e.fd, -1);
+	close(host);
+
+	/* Not started (or already finished): an error, not a crash. */
+	error_clear(&err);
+	ASSERT_EQ(entropy_continue(&e, &got, &err), -EBADF);
+}
+
+TEST(entropy_left_ms_is_bounded)
+{
+	struct entropy_read e = { .fd = -1 };
+
+	e.deadline_ms = monotonic_ms() + 1000;
+	ASSERT_GT(entropy_left_ms(&e), 0);
+	ASSERT_LE(entropy_left_ms(&e), 1000);
+	/* A clock step never makes the wait longer than the timeout. */
+	e.deadline_ms = monotonic_ms() + 10LL * ENTROPY_TIMEOUT_MS;
+	ASSERT_EQ(entropy_left_ms(&e), ENTROPY_TIMEOUT_MS);
+	e.connecting = true;
+	ASSERT_EQ(entropy_events(&e), POLLOUT);
 }
 
 TEST(read_and_write_text_file)
