@@ -15,6 +15,18 @@
  *                                              range first): one copy in the
  *                                              guest, like a socket
  *   bench-probe blk-ping DEV COUNT             one-sector O_DIRECT reads
+ *   bench-probe clock                          the guest's clocks, for the
+ *                                              boot phase benchmark
+ *                                              (phases-bench.sh)
+ *
+ * clock prints {tsc, boottime_ns, monotonic_ns} read back to back, TSC
+ * first; the line is the process's first output (one write), so in a
+ * container it stamps the first output byte.  Where /dev/kmsg can be
+ * written (the UVM, not a container) it also maps the TSC onto the printk
+ * clock: it writes a mark to /dev/kmsg between two TSC readings and reads
+ * the record back for its timestamp (kmsg_us, the printk clock in us).
+ * Under QEMU the TSC starts at 0 at reset, so these pin the kernel's clocks
+ * on the reset-based timeline of the firmware and loader stamps.
  *
  * The vsock transfers speak vsock-probe's protocol (tests/vsock-host.py is
  * the host side):  "DATA <n>\n" <n bytes> "END <crc32>\n", answered with
@@ -429,6 +441,80 @@ static int cmd_blk_ping(const char *dev, unsigned count, struct error *err)
 	return 0;
 }
 
+static uint64_t read_tsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The printk timestamp (us) of a mark written to /dev/kmsg, with the TSC
+ * just before and after the write. */
+static int kmsg_mark(uint64_t *tsc0, uint64_t *tsc1, uint64_t *us, struct error *err)
+{
+	_cleanup_close_ int fd = open("/dev/kmsg", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return error_set(err, errno, "open /dev/kmsg");
+	if (lseek(fd, 0, SEEK_END) < 0)
+		return error_set(err, errno, "seek /dev/kmsg");
+	char mark[64];
+	int n = snprintf(mark, sizeof(mark), "bench-probe: clock mark %d\n", (int)getpid());
+	*tsc0 = read_tsc();
+	ssize_t w = write(fd, mark, (size_t)n);
+	*tsc1 = read_tsc();
+	if (w != n)
+		return error_set(err, w < 0 ? errno : EIO, "write /dev/kmsg");
+	/* Records: "PRIO,SEQ,USEC,FLAGS;TEXT\n"; ours is the first with the mark
+	 * (later ones from other writers may follow; earlier ones were skipped
+	 * by the seek). */
+	mark[n - 1] = '\0';
+	for (int i = 0; i < 64; i++) {
+		char rec[1024];
+		ssize_t r = read(fd, rec, sizeof(rec) - 1);
+		if (r < 0 && errno == EPIPE)
+			continue; /* overwritten records: read on */
+		if (r < 0)
+			return error_set(err, errno, "read /dev/kmsg");
+		rec[r] = '\0';
+		char *text = strchr(rec, ';');
+		if (!text || strncmp(text + 1, mark, strlen(mark)) != 0)
+			continue;
+		unsigned long long prio, seq, usec;
+		if (sscanf(rec, "%llu,%llu,%llu", &prio, &seq, &usec) != 3)
+			return error_setx(err, EPROTO, "unparsable /dev/kmsg record: %.60s", rec);
+		*us = usec;
+		return 0;
+	}
+	return error_setx(err, ENOENT, "the mark did not come back from /dev/kmsg");
+}
+
+/* Never fails: without /dev/kmsg (a container) the mapping is left out. */
+static void cmd_clock(void)
+{
+	uint64_t tsc = read_tsc();
+	int64_t boot = clock_ns(CLOCK_BOOTTIME), mono = clock_ns(CLOCK_MONOTONIC);
+	uint64_t t0 = 0, t1 = 0, us = 0;
+	struct error kerr = { 0 };
+	if (kmsg_mark(&t0, &t1, &us, &kerr) < 0) {
+		report("{\"op\":\"clock\",\"tsc\":%" PRIu64 ",\"boottime_ns\":%" PRId64
+		       ",\"monotonic_ns\":%" PRId64
+		       ",\"kmsg\":false,\"kmsg_error\":\"%s\",\"ok\":true}",
+		       tsc, boot, mono, error_text(&kerr));
+		return;
+	}
+	report("{\"op\":\"clock\",\"tsc\":%" PRIu64 ",\"boottime_ns\":%" PRId64
+	       ",\"monotonic_ns\":%" PRId64 ",\"kmsg\":true,\"kmsg_tsc0\":%" PRIu64
+	       ",\"kmsg_tsc1\":%" PRIu64 ",\"kmsg_us\":%" PRIu64 ",\"ok\":true}",
+	       tsc, boot, mono, t0, t1, us);
+}
+
 static int parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
@@ -445,7 +531,8 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: bench-probe vsock-send PORT BYTES [SEED] | vsock-recv PORT |\n"
 		"       vsock-ping PORT COUNT | blk-read[-buffered] DEV BYTES [OFFSET] |\n"
-		"       blk-write[-buffered] DEV BYTES [OFFSET [SEED]] | blk-ping DEV COUNT\n");
+		"       blk-write[-buffered] DEV BYTES [OFFSET [SEED]] | blk-ping DEV COUNT |\n"
+		"       clock\n");
 	return 2;
 }
 
@@ -457,6 +544,10 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	crc_init();
+	if (argc == 2 && strcmp(argv[1], "clock") == 0) {
+		cmd_clock();
+		return 0;
+	}
 	if (argc < 3)
 		return usage();
 	const char *cmd = argv[1];

@@ -6,6 +6,9 @@
 # footprint of the boot files and the wall time from QEMU start to a
 # negotiated bridge.  Reports numbers; never fails on a timing.
 #   qemu-tests/bench/boot-bench.sh [--runs N] [--out DIR]
+# Peers: Debian's linux-image-cloud-amd64 (downloaded once), `make defconfig`
+# of our kernel source (qemu-tests/bench/peer-kernel.sh builds it once, 20-40
+# min; BENCH_SHORT=1 or BENCH_PEER_BUILD=0: only when already cached).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -61,7 +64,11 @@ stock_kernel() {
 MACHINE="q35,sata=off,smbus=off,vmport=off"
 machine_desc="qemu-system-x86_64 -machine $MACHINE -accel tcg -cpu max -m 256 -icount shift=0,sleep=off, SeaBIOS -kernel"
 
-# boot_once KERNEL LOG -> prints "<icount seconds to /init> <wall seconds>"
+# boot_once KERNEL LOG -> prints "<icount seconds to /init> <wall seconds>
+# <the same on the TSC clock>".  The last: the printk time of /init less the
+# offset "sched_clock: Marking stable" logs (printk = raw sched_clock, the
+# TSC counted from tsc_early_init, + that offset; before it the printk clock
+# follows early timekeeping, which under TCG runs ahead of the TSC).
 boot_once() {
 	local kernel=$1 log=$2 t0 t1
 	t0=$(date +%s.%N)
@@ -74,31 +81,61 @@ boot_once() {
 	local ti
 	ti=$(sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' "$log" | head -1)
 	[ -n "$ti" ] || ti=null
-	echo "$ti $(echo "$t1 - $t0" | bc)"
+	local off tt=null
+	off=$(sed -n 's/^\[ *[0-9.]*\] sched_clock: Marking stable ([-0-9]*, [-0-9]*)->([-0-9]*, \([-0-9]*\)).*/\1/p' "$log" | head -1)
+	[ "$ti" = null ] || [ -z "$off" ] || tt=$(awk -v t="$ti" -v o="$off" 'BEGIN { printf "%.6f", t - o / 1e9 }')
+	echo "$ti $(echo "$t1 - $t0" | bc) $tt"
 }
 
-stats() { # numbers on stdin -> JSON {median,min,max,n}
+stats() { # numbers on stdin -> JSON {median,min,max,spread,n}
 	jq -s 'map(select(. != null)) | sort | {n: length, min: (.[0]), max: (.[-1]),
+		spread: (if length == 0 then null else .[-1] - .[0] end),
 		median: (if length == 0 then null elif length % 2 == 1 then .[length/2|floor]
 			 else (.[length/2 - 1] + .[length/2]) / 2 end)}'
 }
 
 declare -A kernels=([lcow]="$BOOTFILES/kernel")
-if sk=$(stock_kernel); then kernels[debian-cloud]=$sk; fi
+declare -A not_run=()
+if sk=$(stock_kernel); then kernels[debian-cloud]=$sk; else not_run[debian-cloud]="not run: linux-image-cloud-amd64 could not be downloaded"; fi
+# `make defconfig` of the same kernel source (peer-kernel.sh, cached; the
+# build takes 20-40 minutes, so the short run, or BENCH_PEER_BUILD=0, only
+# uses a cached one).
+if [ "${BENCH_SHORT:-0}" = 1 ] || [ "${BENCH_PEER_BUILD:-1}" = 0 ]; then
+	if dk=$(CACHE=$CACHE "$ROOT/qemu-tests/bench/peer-kernel.sh" --check defconfig 2>/dev/null); then
+		kernels[defconfig]=$dk
+	else
+		not_run[defconfig]="skipped: not cached (qemu-tests/bench/peer-kernel.sh defconfig builds it, 20-40 min)"
+	fi
+elif dk=$(CACHE=$CACHE "$ROOT/qemu-tests/bench/peer-kernel.sh" defconfig); then
+	kernels[defconfig]=$dk
+else
+	not_run[defconfig]="not run: the defconfig build failed (see above)"
+fi
+# An upstream microVM guest configuration (Firecracker's published
+# microvm-kernel-*-x86_64-6.1.config) would be the closest peer, but this
+# machine has no network and the file may not be copied into the project:
+# it is not built rather than approximated.
+not_run[firecracker-guest-config]="not built: Firecracker's guest config is not available offline and may not be committed; no honest equivalent is built instead"
 
 results='{}'
-for name in "${!kernels[@]}"; do
+for name in $(printf '%s\n' "${!kernels[@]}" | sort); do
 	: >"$work/$name.icount"
+	: >"$work/$name.tsc"
 	: >"$work/$name.wall"
 	for i in $(seq 1 "$runs"); do
-		read -r ti tw < <(boot_once "${kernels[$name]}" "$work/$name.$i.log")
+		read -r ti tw tt < <(boot_once "${kernels[$name]}" "$work/$name.$i.log")
 		echo "$ti" >>"$work/$name.icount"
+		echo "$tt" >>"$work/$name.tsc"
 		echo "$tw" >>"$work/$name.wall"
-		echo "boot-bench: $name run $i: kernel start -> /init ${ti} s icount, ${tw} s wall" >&2
+		echo "boot-bench: $name run $i: kernel start -> /init ${ti} s icount (printk), ${tt} s (TSC), ${tw} s wall" >&2
 	done
 	r=$(jq -n --arg k "${kernels[$name]}" --argjson ic "$(stats <"$work/$name.icount")" \
 		--argjson wall "$(stats <"$work/$name.wall")" \
-		'{kernel: $k, kernel_to_init_icount_s: $ic, boot_wall_s: $wall}')
+		--arg ver "$(sed -n 's/^\[ *[0-9.]*\] Linux version \([^ ]*\).*/\1/p' "$work/$name.1.log" | head -1)" \
+		--argjson bytes "$(stat -c %s "${kernels[$name]}")" \
+		--argjson tsc "$(stats <"$work/$name.tsc")" \
+		'{kernel: $k, version: $ver, kernel_bytes: $bytes, kernel_to_init_icount_s: $ic,
+		  kernel_to_init_tsc_icount_s: $tsc, boot_wall_s: $wall}')
 	results=$(jq --arg n "$name" --argjson r "$r" '.[$n] = $r' <<<"$results")
 done
 
@@ -127,9 +164,14 @@ footprint=$(jq -n \
 	--argjson gcs "$(size "$OUT/build/guest/gcs-agent/gcs")" \
 	'{kernel:$kernel, vmlinux:$vmlinux, "initrd.img":$initrd, "rootfs.vhd":$rootfs, init:$init, gcs:$gcs}')
 
+peers_not_run='{}'
+for name in "${!not_run[@]}"; do
+	peers_not_run=$(jq --arg n "$name" --arg why "${not_run[$name]}" '.[$n] = $why' <<<"$peers_not_run")
+done
 jq -n --argjson boot "$results" --argjson fp "$footprint" --arg machine "$machine_desc" \
 	--argjson runs "$runs" --argjson bridge "$bridge_wall" --arg date "$(date -u +%FT%TZ)" \
-	'{date:$date, machine:$machine, runs:$runs, boot:$boot,
+	--argjson not_run "$peers_not_run" \
+	'{date:$date, machine:$machine, runs:$runs, boot:$boot, peers_not_run:$not_run,
 	  qemu_start_to_bridge_negotiated_wall_s:$bridge, footprint_bytes:$fp}' >"$outdir/boot.json"
 
 {
@@ -137,9 +179,14 @@ jq -n --argjson boot "$results" --argjson fp "$footprint" --arg machine "$machin
 	echo
 	echo "Machine: \`$machine_desc\`; $runs run(s) each; init runs /bin/true and powers off."
 	echo
-	echo "| kernel | kernel start → /init (icount, median) | min–max | boot wall (median) |"
-	echo "|---|---|---|---|"
-	jq -r '.boot | to_entries[] | "| \(.key) | \(.value.kernel_to_init_icount_s.median) s | \(.value.kernel_to_init_icount_s.min)–\(.value.kernel_to_init_icount_s.max) s | \(.value.boot_wall_s.median) s |"' "$outdir/boot.json"
+	echo "| kernel | kernel start → /init (icount, printk clock, median) | min–max | the same on the TSC clock (median) | boot wall (median) |"
+	echo "|---|---|---|---|---|"
+	jq -r 'def r: if . == null then "-" else . * 1e6 | round / 1e6 | tostring end;
+		def w: if . == null then "-" else . * 100 | round / 100 | tostring end;
+		.boot | to_entries[] | "| \(.key) | \(.value.kernel_to_init_icount_s.median | r) s | \(.value.kernel_to_init_icount_s.min | r)–\(.value.kernel_to_init_icount_s.max | r) s | \(.value.kernel_to_init_tsc_icount_s.median | r) s | \(.value.boot_wall_s.median | w) s |"' "$outdir/boot.json"
+	jq -r '.peers_not_run | to_entries[] | "| \(.key) | \(.value) | | | |"' "$outdir/boot.json"
+	echo
+	echo "TSC clock: the printk time of /init less the offset logged by \"sched_clock: Marking stable\" (printk = raw sched_clock + that offset; raw sched_clock counts the TSC from tsc_early_init; the early printk clock follows jiffies-based timekeeping, which under TCG runs ahead)."
 	echo
 	echo "QEMU start → bridge negotiated (OVMF, TCG, wall): $(jq -r .qemu_start_to_bridge_negotiated_wall_s "$outdir/boot.json") s"
 	echo

@@ -304,7 +304,7 @@ done
 mkdir -p "$work/x"
 gcs_size=null
 gcs_segments=null
-if (cd "$work/x" && gzip -dc "$work/bf/initrd.img" | cpio -id --quiet bin/gcs) 2>/dev/null &&
+if (cd "$work/x" && bsdtar -xf "$work/bf/initrd.img" bin/gcs) 2>/dev/null &&
 	[ -f "$work/x/bin/gcs" ]; then
 	gcs_size=$(stat -c %s "$work/x/bin/gcs")
 	if command -v size >/dev/null; then

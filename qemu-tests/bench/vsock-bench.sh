@@ -146,7 +146,9 @@ EOS
 chmod 755 "$work/overlay/bench/run.sh" "$work/overlay/bench/bench-probe"
 (cd "$work/overlay" && find bench | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -n) \
 	>"$work/overlay.cpio.gz"
-cat "$BOOTFILES/initrd.img" "$work/overlay.cpio.gz" >"$work/bf/initrd.img"
+# A zero word ends the LZ4 initrd for the kernel (its unlz4 otherwise reads
+# the next archive as one more block); the unpacker skips the zeros.
+{ cat "$BOOTFILES/initrd.img"; printf '\0\0\0\0'; cat "$work/overlay.cpio.gz"; } >"$work/bf/initrd.img"
 
 # The baseline's disks: the source holds random data the guest reads, the
 # destination gets each write (O_DIRECT, buffered) of each run at its own
