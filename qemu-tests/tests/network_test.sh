@@ -111,7 +111,7 @@ wait_for() {
 	return 1
 }
 
-plan 33
+plan 39
 
 check "bridge negotiated" lcowctl wait-ready --timeout 300
 
@@ -210,6 +210,21 @@ run "$work/rm.out" lcowctl modify "$UVM" --type Network --request Remove --setti
 check_eq "ModifySettings Network Remove" 0 "$(rc "$work/rm.out")"
 check_nolog "c1 no longer has the adapter" <(links c1) "$MAC0"
 check_log "it is back in the VM's namespace, down" <(links uvm) "$MAC0 1400 DOWN$"
+
+# ---- EnableLowMetric: hcsshim's policy routing (table 101, a rule) ----
+NS2=7A1B2C3D-0000-4000-8000-00000000C002
+run "$work/lm.out" lcowctl modify "$UVM" --type Network --settings \
+	"{\"NamespaceID\":\"$NS2\",\"ID\":\"C0FFEE00-0000-4000-8000-000000000002\",\"MacAddress\":\"${MAC1//:/-}\",
+\"EnableLowMetric\":true,\"IPConfigs\":[{\"IPAddress\":\"10.0.3.15\",\"PrefixLength\":24}],
+\"Routes\":[{\"NextHop\":\"10.0.3.1\",\"DestinationPrefix\":\"0.0.0.0/0\"}]}"
+check_eq "ModifySettings Network Add with EnableLowMetric" 0 "$(rc "$work/lm.out")"
+check "Create c4 in the low-metric adapter's namespace" \
+	new_container c4 ".OciSpecification.windows = {\"network\": {\"networkNamespace\": \"$NS2\"}}"
+check "c4's init runs" start_init c4
+run "$work/c4-rt.out" lcowctl exec c4 -- /bin/sh -c 'ip rule; echo ---; ip route show table 101'
+check_log "c4: a rule sends traffic from 10.0.3.15 to table 101" "$work/c4-rt.out" 'from 10\.0\.3\.15 lookup 101'
+check_log "c4: the low-metric default route is in table 101" "$work/c4-rt.out" '^default via 10\.0\.3\.1 dev eth[0-9]+'
+check_nolog "no fallback to the main table was needed" "$work/vm/gcs.log" 'policy routing is not in this kernel'
 
 # ---- time sync ----
 check_eq "no PTP clock under TCG: logged once, the agent carries on" 1 \
