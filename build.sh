@@ -31,7 +31,11 @@ usage: ./build.sh [COMMAND]
   unit          build, then run the unit tests only (plain and under
                 ASan + UBSan)
   integration   build, then run the QEMU integration tests only
-  bench         build, then run the benchmarks (out/bench/: JSON + Markdown);
+  fuzz          build and run the libFuzzer targets (fuzz/README.md):
+                replay their regressions and seeds, then fuzz each for
+                FUZZ_TIME seconds (default 60); results in out/fuzz/
+  bench         build, then run the benchmarks (out/bench/: results.json,
+                report.md, boot-phases.svg and each benchmark's JSON + Markdown);
                 BENCH_RUNS=N runs each (default 3)
   deps          install missing Debian packages only (scripts/deps.sh)
   kernel        build (or fetch from the cache) the kernel only
@@ -179,6 +183,12 @@ sanitizer_tests() {
 		scripts/run-tests --name sanitizers --log "$OUT/test-logs/sanitizers" "${tests[@]}"
 }
 
+# Every fuzz target briefly: its regressions and seeds, then ~10 s of fuzzing.
+fuzz_tests() {
+	step "fuzzing (${FUZZ_TEST_TIME:-10}s per target)"
+	scripts/run-fuzz --time "${FUZZ_TEST_TIME:-10}" --out "$OUT/fuzz-test"
+}
+
 integration_tests() {
 	step "integration tests (QEMU)"
 	local tests=()
@@ -201,9 +211,13 @@ test)
 	unit_tests | tee "$OUT/test-logs/unit.txt" || rc=1
 	sanitizer_tests | tee "$OUT/test-logs/sanitizers.txt" || rc=1
 	integration_tests | tee "$OUT/test-logs/integration.txt" || rc=1
+	fuzz_tests | tee "$OUT/test-logs/fuzz.txt" || rc=1
+	# The benchmarks once each (no timing fails them), so their code cannot rot.
+	step "benchmarks (short run)"
+	qemu-tests/bench/run-all.sh --short --out "$OUT/bench" | tee "$OUT/test-logs/bench.txt" || rc=1
 	echo
 	p=0 f=0 s=0
-	for suite in unit sanitizers integration; do
+	for suite in unit sanitizers integration fuzz bench; do
 		# The runner's closing line: "SUITE: N passed, N failed, N skipped".
 		line=$(grep -E "^$suite: [0-9]+ passed, [0-9]+ failed" "$OUT/test-logs/$suite.txt" | tail -1 || true)
 		if [ -z "$line" ]; then
@@ -227,15 +241,17 @@ integration)
 	build_all
 	integration_tests
 	;;
+fuzz)
+	do_deps
+	step "fuzzing (${FUZZ_TIME:-60}s per target)"
+	scripts/run-fuzz --time "${FUZZ_TIME:-60}" --out "$OUT/fuzz"
+	;;
 bench)
 	build_all
 	step "benchmarks"
-	qemu-tests/bench/boot-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
-	qemu-tests/bench/image-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
-	qemu-tests/bench/bootmodes-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
-	qemu-tests/bench/bridge-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
-	qemu-tests/bench/vsock-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
-	qemu-tests/bench/container-bench.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
+	# Every qemu-tests/bench/*-bench.sh, then results.json, report.md and
+	# boot-phases.svg in out/bench.
+	qemu-tests/bench/run-all.sh --runs "${BENCH_RUNS:-3}" --out "$OUT/bench"
 	;;
 deps) do_deps ;;
 kernel) do_kernel ;;
