@@ -265,27 +265,36 @@ static int fill_entry(struct archive_entry *ae, const struct spec *s, const stru
 	return 0;
 }
 
-int spec_write_archive(const struct spec *s, const struct mkinitrd_options *o, int out_fd,
-		       struct error *err)
+/* newc ends at an entry named TRAILER!!!: the kernel's unpacker (and cpio)
+ * would stop there and silently drop every entry after it. */
+#define NEWC_TRAILER "TRAILER!!!"
+
+/* The checks made before any byte is written. */
+static int check_writable(const struct spec *s, const struct mkinitrd_options *o,
+			  struct error *err)
 {
 	if (!s->finalised)
 		return error_setx(err, EINVAL, "list not finalised");
+	for (size_t i = 0; o->format == MKINITRD_CPIO && i < s->n; i++)
+		if (strcmp(s->v[i].name, NEWC_TRAILER) == 0)
+			return error_setx(err, EINVAL,
+					  "%s:%u: `%s` is the end-of-archive marker of newc cpio: "
+					  "the entries after it would be lost",
+					  s->v[i].file, s->v[i].line, s->v[i].name);
+	return 0;
+}
 
-	_cleanup_(archive_write_freep) struct archive *a = archive_write_new();
+static int write_entries(struct archive *a, const struct spec *s,
+			 const struct mkinitrd_options *o, struct error *err)
+{
 	_cleanup_(archive_entry_freep) struct archive_entry *ae = archive_entry_new();
 	_cleanup_free_ char *buf = malloc(COPY_CHUNK);
-	if (!a || !ae || !buf)
+	if (!ae || !buf)
 		return error_set(err, ENOMEM, "allocate archive");
-
-	int r = set_format(a, o, err);
-	if (r < 0)
-		return r;
-	if (archive_write_open_fd(a, out_fd) != ARCHIVE_OK)
-		return la_error(a, err, "open output");
 
 	for (size_t i = 0; i < s->n; i++) {
 		const struct spec_entry *e = &s->v[i];
-		r = fill_entry(ae, s, e, i, o, err);
+		int r = fill_entry(ae, s, e, i, o, err);
 		if (r < 0)
 			return r;
 		/* Read before writing the header, which may reset it. */
@@ -305,4 +314,72 @@ int spec_write_archive(const struct spec *s, const struct mkinitrd_options *o, i
 	if (archive_write_close(a) != ARCHIVE_OK)
 		return la_error(a, err, "finish archive");
 	return 0;
+}
+
+int spec_write_archive(const struct spec *s, const struct mkinitrd_options *o, int out_fd,
+		       struct error *err)
+{
+	int r = check_writable(s, o, err);
+	if (r < 0)
+		return r;
+	if (o->compress == MKINITRD_COMPRESS_LZ4)
+		return error_setx(err, EINVAL, "LZ4 output goes through spec_write_archive_lz4()");
+
+	_cleanup_(archive_write_freep) struct archive *a = archive_write_new();
+	if (!a)
+		return error_set(err, ENOMEM, "allocate archive");
+	r = set_format(a, o, err);
+	if (r < 0)
+		return r;
+	if (archive_write_open_fd(a, out_fd) != ARCHIVE_OK)
+		return la_error(a, err, "open output");
+	return write_entries(a, s, o, err);
+}
+
+/* libarchive's write callback in front of an archive_sink.  The sink's
+ * error is kept apart: libarchive would only pass on "write failed". */
+struct sink_ctx {
+	const struct archive_sink *sink;
+	int r;
+	struct error err;
+};
+
+static la_ssize_t sink_write(struct archive *a, void *data, const void *buf, size_t len)
+{
+	struct sink_ctx *c = data;
+	c->r = c->sink->write(c->sink->ctx, buf, len, &c->err);
+	if (c->r < 0) {
+		archive_set_error(a, -c->r, "%s", error_text(&c->err));
+		return -1;
+	}
+	return (la_ssize_t)len;
+}
+
+int spec_write_archive_sink(const struct spec *s, const struct mkinitrd_options *o,
+			    const struct archive_sink *sink, struct error *err)
+{
+	int r = check_writable(s, o, err);
+	if (r < 0)
+		return r;
+
+	struct mkinitrd_options plain = *o;
+	plain.compress = MKINITRD_COMPRESS_NONE;
+	/* Declared before the archive: freeing it may still call back. */
+	struct sink_ctx ctx = { .sink = sink }, *c = &ctx;
+	_cleanup_(archive_write_freep) struct archive *a = archive_write_new();
+	if (!a)
+		return error_set(err, ENOMEM, "allocate archive");
+	r = set_format(a, &plain, err);
+	if (r < 0)
+		return r;
+	if (archive_write_open(a, c, NULL, sink_write, NULL) != ARCHIVE_OK)
+		return la_error(a, err, "open output");
+	r = write_entries(a, s, &plain, err);
+	if (r < 0 && c->r < 0) {
+		/* The sink failed: its message, not libarchive's echo of it. */
+		if (err)
+			*err = c->err;
+		return error_prefix(err, c->r, "write output");
+	}
+	return r;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mkinitrd: reproducible initrd (newc cpio, gzip) or rootfs tar from
+ * mkinitrd: reproducible initrd (newc cpio, gzip or LZ4) or rootfs tar from
  * gen_init_cpio-style lists.  See mkinitrd.h for the format and usage()
  * for the command line.
  *
@@ -45,7 +45,9 @@ static void usage(FILE *f)
 	      "Options:\n"
 	      "  -o, --output OUT        output file (required; replaced atomically)\n"
 	      "      --format cpio|tar   newc cpio (default) or pax/ustar tar\n"
-	      "      --compress gzip|none  default: gzip for cpio, none for tar\n"
+	      "      --compress gzip|lz4|none  default: gzip for cpio, none for tar;\n"
+	      "                          lz4 is the legacy frame (`lz4 -l`), the one the\n"
+	      "                          kernel's initramfs unpacker reads\n"
 	      "      --mtime N           mtime of every entry\n"
 	      "                          (default: $SOURCE_DATE_EPOCH, else 0)\n"
 	      "  -C, --directory DIR     resolve relative <location>s in DIR (default: cwd)\n"
@@ -101,7 +103,9 @@ static int write_output(const char *output, const struct spec *s,
 	int fd = outfile_create(output, err);
 	if (fd < 0)
 		return fd;
-	return outfile_commit(fd, output, spec_write_archive(s, o, fd, err), err);
+	int r = o->compress == MKINITRD_COMPRESS_LZ4 ? spec_write_archive_lz4(s, o, fd, err)
+						     : spec_write_archive(s, o, fd, err);
+	return outfile_commit(fd, output, r, err);
 }
 
 int main(int argc, char **argv)
@@ -144,11 +148,13 @@ int main(int argc, char **argv)
 		case OPT_COMPRESS:
 			if (strcmp(optarg, "gzip") == 0) {
 				o.compress = MKINITRD_COMPRESS_GZIP;
+			} else if (strcmp(optarg, "lz4") == 0) {
+				o.compress = MKINITRD_COMPRESS_LZ4;
 			} else if (strcmp(optarg, "none") == 0) {
 				o.compress = MKINITRD_COMPRESS_NONE;
 			} else {
 				fprintf(stderr,
-					"mkinitrd: --compress `%s`: expected gzip or none\n",
+					"mkinitrd: --compress `%s`: expected gzip, lz4 or none\n",
 					optarg);
 				return EXIT_USAGE;
 			}

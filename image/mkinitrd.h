@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mkinitrd: build the initrd (gzip'd newc cpio) or a pax/ustar tar (input of
- * tar2ext4) from list files in the kernel's gen_init_cpio format:
+ * mkinitrd: build the initrd (newc cpio, gzip or LZ4) or a pax/ustar tar (input
+ * of tar2ext4) from list files in the kernel's gen_init_cpio format:
  *
  *   file  <name> <location> <mode> <uid> <gid> [<hard links>...]
  *   dir   <name> <mode> <uid> <gid>
@@ -17,7 +17,8 @@
  * one given, and nothing of the build host (dev, ino, owner, time) leaks in.
  *
  * Split in two so the unit test can drive each half: mkinitrd-spec.c parses
- * and finalises the list, mkinitrd-write.c turns it into an archive.
+ * and finalises the list, mkinitrd-write.c turns it into an archive;
+ * mkinitrd-lz4.c adds the LZ4 legacy framing libarchive cannot write.
  */
 #ifndef LCOW_IMAGE_MKINITRD_H
 #define LCOW_IMAGE_MKINITRD_H
@@ -116,6 +117,9 @@ enum mkinitrd_format {
 enum mkinitrd_compress {
 	MKINITRD_COMPRESS_NONE,
 	MKINITRD_COMPRESS_GZIP,
+	/* LZ4 legacy frame (`lz4 -l`), the only LZ4 framing the kernel's
+	 * initramfs unpacker reads: written by spec_write_archive_lz4(). */
+	MKINITRD_COMPRESS_LZ4,
 };
 
 struct mkinitrd_options {
@@ -130,8 +134,51 @@ struct mkinitrd_options {
  * Records sizes, so the write can detect a file changing under it. */
 int spec_check_sources(struct spec *s, const struct mkinitrd_options *o, struct error *err);
 
-/* Write the archive to out_fd (which it does not close). */
+/* Write the archive to out_fd (which it does not close).  Compression
+ * none or gzip; LZ4 is spec_write_archive_lz4(). */
 int spec_write_archive(const struct spec *s, const struct mkinitrd_options *o, int out_fd,
 		       struct error *err);
+
+/* Where the archive's bytes go instead of a file: write() takes all len
+ * bytes or fails (< 0, err set). */
+struct archive_sink {
+	int (*write)(void *ctx, const void *buf, size_t len, struct error *err);
+	void *ctx;
+};
+
+/* Write the archive, uncompressed (o->compress is ignored), to sink. */
+int spec_write_archive_sink(const struct spec *s, const struct mkinitrd_options *o,
+			    const struct archive_sink *sink, struct error *err);
+
+/* LZ4 legacy frame, as the kernel's lib/decompress_unlz4.c reads it: the
+ * magic, then blocks, each a little-endian u32 compressed size and that
+ * many bytes of one independent LZ4 block of at most 8 MiB uncompressed.
+ * No end marker: the data ends with the file (the kernel stops when the
+ * input is used up; a size of 0 would also end it, so no block is empty).
+ * Hence an archive appended to the initrd needs a zero word before it:
+ * the kernel's unlz4 would otherwise read it as one more block and fail. */
+#define LZ4_LEGACY_MAGIC 0x184C2102u
+#define LZ4_LEGACY_BLOCK_MAX (8u << 20)
+
+struct lz4_legacy {
+	int fd;
+	char *in;		/* LZ4_LEGACY_BLOCK_MAX bytes being gathered */
+	size_t in_len;
+	char *out;		/* the size field + one compressed block */
+	size_t out_cap;
+	int level;
+};
+
+/* Start a stream on fd (not closed): writes the magic. */
+int lz4_legacy_open(struct lz4_legacy *z, int fd, int level, struct error *err);
+int lz4_legacy_write(struct lz4_legacy *z, const void *buf, size_t len, struct error *err);
+/* Compress and write what is left; the stream is complete after it. */
+int lz4_legacy_finish(struct lz4_legacy *z, struct error *err);
+void lz4_legacy_free(struct lz4_legacy *z);
+
+/* The archive, uncompressed, through an LZ4 legacy stream (LZ4HC at its
+ * highest level) to out_fd. */
+int spec_write_archive_lz4(const struct spec *s, const struct mkinitrd_options *o, int out_fd,
+			   struct error *err);
 
 #endif

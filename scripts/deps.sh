@@ -15,6 +15,7 @@ PACKAGES=(
 	flex bison bc libelf-dev libssl-dev xz-utils  # kernel build
 	busybox-static                # the guest's userland tools
 	libarchive-dev libarchive-tools cpio  # initrd builder and its tests
+	liblz4-dev lz4                # the LZ4 (legacy frame) initrd and its tests
 	libext2fs-dev e2fsprogs       # ext4 images
 	libjansson-dev                # JSON in host-side builds of the agent and client
 	cmake patch                   # jansson from its Debian source, built with musl-gcc
@@ -24,6 +25,7 @@ PACKAGES=(
 	zstd bzip2 python3 jq file    # test data and helpers
 	time                          # benchmarks: CPU time and peak memory
 	debootstrap                   # image-bench: a minbase Debian layer (built once, cached)
+	clang libclang-rt-14-dev      # libFuzzer targets (fuzz/, scripts/run-fuzz)
 )
 # Source packages fetched with `apt-get source` (need a deb-src entry).
 SOURCE_PACKAGES=(jansson e2fsprogs)

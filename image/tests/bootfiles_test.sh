@@ -18,7 +18,7 @@ t() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
 work=$(mktemp -d /tmp/lcow-bootfiles-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-echo "1..8"
+echo "1..9"
 export SOURCE_DATE_EPOCH=1700000000
 t "images built from the list" "$ROOT/image/make-images.sh" --bin "$BIN" --list "$list" --outdir "$work/a"
 touch "$list"
@@ -26,6 +26,10 @@ sleep 1.1
 t "images built again" "$ROOT/image/make-images.sh" --bin "$BIN" --list "$list" --outdir "$work/b"
 t "initrd.img is reproducible byte for byte" cmp -s "$work/a/initrd.img" "$work/b/initrd.img"
 t "rootfs.vhd is reproducible byte for byte" cmp -s "$work/a/rootfs.vhd" "$work/b/rootfs.vhd"
+# The kernel reads LZ4 initrds only in the legacy frame (magic 0x184C2102).
+t "initrd.img is an LZ4 legacy frame that lz4 reads back" bash -c \
+	"[ \"\$(od -An -tx1 -N4 '$work/a/initrd.img' | tr -d ' ')\" = 02214c18 ] &&
+	 lz4 -t '$work/a/initrd.img' 2>/dev/null"
 
 head -c -512 "$work/a/rootfs.vhd" >"$work/rootfs.ext4"
 t "rootfs.vhd: e2fsck -fn is clean" bash -c "e2fsck -fn '$work/rootfs.ext4' >/dev/null 2>&1"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Print a canonical listing of a root filesystem image, one entry a line:
    PATH TYPE MODE UID GID SIZE-OR-TARGET
-for a cpio/tar archive (read through bsdtar's mtree writer) or an ext4
-image (read through debugfs), so two images can be compared with diff.
+for a cpio/tar archive, plain, gzip or LZ4-legacy (read through bsdtar's
+mtree writer), or an ext4 image (read through debugfs), so two images can be
+compared with diff.
 lost+found, which mke2fs-style images always have, is left out."""
 import subprocess
 import sys
@@ -11,10 +12,28 @@ TYPES = {0o040000: "dir", 0o100000: "file", 0o120000: "link",
          0o020000: "char", 0o060000: "block", 0o010000: "fifo", 0o140000: "sock"}
 
 
+# The LZ4 legacy frame (`lz4 -l`, what the kernel reads for an LZ4 initrd)
+# starts with 0x184C2102, little-endian.
+LZ4_LEGACY_MAGIC = bytes.fromhex("02214c18")
+
+
+def archive_bytes(path):
+    """The archive to read: an LZ4-legacy initrd is decompressed with the
+    reference lz4 tool (not every libarchive reads that framing); anything
+    else (plain, gzip) goes to bsdtar as it is."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic == LZ4_LEGACY_MAGIC:
+        return subprocess.run(["lz4", "-dc", path], check=True, capture_output=True).stdout
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def from_archive(path):
     out = subprocess.run(["bsdtar", "-cf", "-", "--format=mtree",
                           "--options=mtree:all,!time,!sha256,!md5,!rmd160,!sha1,!sha384,!sha512,!flags,!uname,!gname,!nlink,!device,!resdevice,!inode",
-                          "@" + path], check=True, capture_output=True, text=True).stdout
+                          "@-"], input=archive_bytes(path), check=True,
+                         capture_output=True).stdout.decode()
     rows = []
     for line in out.splitlines():
         if not line or line.startswith("#") or line.startswith("/set"):

@@ -560,6 +560,92 @@ TEST(write_tar_rejects_sockets)
 	close(fd);
 }
 
+/* Found by fuzz/mkinitrd.c: a file named TRAILER!!! ended the cpio early,
+ * so the entries sorted after it vanished from the initrd. */
+TEST(write_cpio_rejects_the_trailer_name)
+{
+	_cleanup_(scratch_freep) struct scratch t = { .dirfd = -1 };
+	ASSERT_EQ(scratch_make(&t), 0);
+	struct error err = { 0 };
+	const char *lines[] = { "dir /TRAILER!!! 755 0 0", "dir /zzz 755 0 0" };
+	struct mkinitrd_options o = { .format = MKINITRD_CPIO };
+	ASSERT_EQ(build(&t, lines, 2, &o, &err), -EINVAL);
+	ASSERT_STREQ(err.msg, "L:1: `TRAILER!!!` is the end-of-archive marker of newc cpio: "
+			      "the entries after it would be lost");
+	/* Below the root it is an ordinary name, and tar has no such marker. */
+	const char *nested[] = { "dir /d/TRAILER!!! 755 0 0" };
+	int fd = build(&t, nested, 1, &o, &err);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	o.format = MKINITRD_TAR;
+	fd = build(&t, lines, 2, &o, &err);
+	ASSERT_GE(fd, 0);
+	close(fd);
+}
+
+/* A sink into a memory file that fails once `limit` bytes have gone in. */
+struct test_sink {
+	int fd;
+	size_t written, limit;
+};
+
+static int test_sink_write(void *ctx, const void *buf, size_t len, struct error *err)
+{
+	struct test_sink *t = ctx;
+	if (t->written + len > t->limit)
+		return error_set(err, ENOSPC, "test sink");
+	if (write(t->fd, buf, len) != (ssize_t)len)
+		return error_set(err, EIO, "test sink write");
+	t->written += len;
+	return 0;
+}
+
+/* The LZ4 path gets the archive through a sink: it must see exactly the
+ * bytes of an uncompressed archive, and its own error must reach the caller. */
+TEST(write_sink_gets_the_plain_archive_and_reports_its_error)
+{
+	_cleanup_(scratch_freep) struct scratch t = { .dirfd = -1 };
+	ASSERT_EQ(scratch_make(&t), 0);
+	ASSERT_EQ(scratch_write(&t, "prog", prog_data, strlen(prog_data)), 0);
+	ASSERT_EQ(scratch_write(&t, "empty", "", 0), 0);
+	struct error err = { 0 };
+	struct mkinitrd_options o = { .format = MKINITRD_CPIO,
+				      .compress = MKINITRD_COMPRESS_NONE };
+	_cleanup_close_ int plain = build(&t, sample, ARRAY_SIZE(sample), &o, &err);
+	ASSERT_GE(plain, 0);
+
+	_cleanup_spec_ struct spec s;
+	spec_init(&s);
+	o.src_dirfd = t.dirfd;
+	ASSERT_EQ(parse_lines(&s, sample, ARRAY_SIZE(sample), &err), 0);
+	ASSERT_EQ(spec_finalise(&s, &err), 0);
+	ASSERT_EQ(spec_check_sources(&s, &o, &err), 0);
+
+	/* Whatever compression is asked for, the sink gets plain bytes. */
+	o.compress = MKINITRD_COMPRESS_LZ4;
+	_cleanup_close_ int fd = memfd_create("sink", MFD_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	struct test_sink ts = { .fd = fd, .limit = SIZE_MAX };
+	const struct archive_sink sink = { .write = test_sink_write, .ctx = &ts };
+	ASSERT_EQ(spec_write_archive_sink(&s, &o, &sink, &err), 0);
+	_cleanup_free_ char *b1 = NULL, *b2 = NULL;
+	size_t l1, l2;
+	ASSERT_EQ(slurp(plain, &b1, &l1), 0);
+	ASSERT_EQ(slurp(fd, &b2, &l2), 0);
+	ASSERT_EQ(l1, l2);
+	ASSERT_TRUE(memcmp(b1, b2, l1) == 0);
+	ASSERT_TRUE(memcmp(b2, "070701", 6) == 0);
+
+	/* A failing sink: its message, with context, not libarchive's. */
+	ASSERT_EQ(ftruncate(fd, 0), 0);
+	ts = (struct test_sink){ .fd = fd, .limit = 0 };
+	ASSERT_EQ(spec_write_archive_sink(&s, &o, &sink, &err), -ENOSPC);
+	ASSERT_STREQ(err.msg, "write output: test sink: No space left on device");
+
+	/* The fd writer does not do LZ4 (it would need liblz4). */
+	ASSERT_EQ(spec_write_archive(&s, &o, fd, &err), -EINVAL);
+}
+
 TEST(check_sources_rejects_missing_dirs_and_fifos)
 {
 	_cleanup_(scratch_freep) struct scratch t = { .dirfd = -1 };

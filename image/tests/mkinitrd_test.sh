@@ -17,7 +17,7 @@ usage() {
 }
 case ${1:-} in -h | --help) usage ;; esac
 
-for tool in bsdtar cpio gzip cmp; do
+for tool in bsdtar cpio gzip lz4 python3 cmp; do
 	command -v "$tool" >/dev/null || { echo "$0: missing $tool" >&2; exit 1; }
 done
 [ -x "$MKINITRD" ] || { echo "$0: $MKINITRD not built (run make all)" >&2; exit 1; }
@@ -317,6 +317,108 @@ t_uncompressed_cpio_is_newc() {
 	cmp <(gzip -dc "$tmp/a.img") "$tmp/a.cpio"
 }
 tests+=(t_uncompressed_cpio_is_newc)
+
+# --- LZ4 legacy frame (what the kernel's decompress_unlz4.c reads) -------------
+
+LZ4_MAGIC=02214c18 # 0x184C2102, little-endian
+
+# The frame's block sizes, one a line, checking that it is the magic and
+# then nothing but whole blocks, none empty, each within LZ4_compressBound
+# of 8 MiB (the kernel's limit), up to the exact end of the file.
+lz4_blocks() {
+	python3 - "$1" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+assert data[:4] == bytes.fromhex("02214c18"), "no legacy magic"
+bound = (8 << 20) + (8 << 20) // 255 + 16
+pos = 4
+while pos < len(data):
+    assert pos + 4 <= len(data), "truncated size field at %d" % pos
+    (n,) = struct.unpack_from("<I", data, pos)
+    assert 0 < n <= bound, "block size %d at %d" % (n, pos)
+    pos += 4 + n
+    assert pos <= len(data), "block at %d runs past the end" % (pos - n)
+    print(n)
+PY
+}
+
+t_lz4_legacy_frame() {
+	build_fixture "$tmp/a.cpio" --compress none
+	build_fixture "$tmp/a.lz4" --compress lz4
+	assert_eq "$(od -An -tx1 -N4 "$tmp/a.lz4" | tr -d ' ')" "$LZ4_MAGIC" "legacy magic"
+	lz4 -t "$tmp/a.lz4"
+	lz4 -dc "$tmp/a.lz4" | cmp - "$tmp/a.cpio"
+	assert_eq "$(lz4_blocks "$tmp/a.lz4" | wc -l)" 1 "blocks of a small archive"
+	# Same framing and level as the reference tool (HC, level 12).
+	lz4 -l -12 -c "$tmp/a.cpio" | cmp - "$tmp/a.lz4"
+	# gzip stays the default for cpio.
+	build_fixture "$tmp/a.img"
+	gzip -t "$tmp/a.img"
+}
+tests+=(t_lz4_legacy_frame)
+
+t_lz4_reproducible() {
+	build_fixture "$tmp/1.lz4" --compress lz4
+	sleep 1.1
+	touch "$src"/*
+	build_fixture "$tmp/2.lz4" --compress lz4
+	cmp "$tmp/1.lz4" "$tmp/2.lz4"
+	build_fixture "$tmp/3.lz4" --compress lz4 --mtime 5
+	! cmp -s "$tmp/1.lz4" "$tmp/3.lz4" || fail "--mtime did not change the lz4 output"
+}
+tests+=(t_lz4_reproducible)
+
+t_lz4_spans_blocks() {
+	# 17 MiB of mixed data: the cpio needs three 8 MiB blocks.
+	head -c $((9 << 20)) /dev/urandom >"$tmp/rand"
+	head -c $((6 << 20)) /dev/urandom | base64 >"$tmp/text"
+	printf 'file /rand rand 0644 0 0\nfile /text text 0644 0 0\n' >"$tmp/l"
+	"$MKINITRD" -C "$tmp" --compress none -o "$tmp/big.cpio" "$tmp/l"
+	"$MKINITRD" -C "$tmp" --compress lz4 -o "$tmp/big.lz4" "$tmp/l"
+	lz4 -dc "$tmp/big.lz4" | cmp - "$tmp/big.cpio"
+	local size blocks
+	size=$(stat -c %s "$tmp/big.cpio")
+	blocks=$(lz4_blocks "$tmp/big.lz4")
+	assert_eq "$(wc -l <<<"$blocks")" $(((size + (8 << 20) - 1) >> 23)) "block count"
+	# Each block alone is a frame: all but the last hold exactly 8 MiB.
+	local off=4 i=0 n out
+	while read -r n; do
+		i=$((i + 1))
+		{
+			printf '\x02\x21\x4c\x18'
+			dd if="$tmp/big.lz4" iflag=skip_bytes,count_bytes skip="$off" count=$((4 + n)) status=none
+		} >"$tmp/one"
+		out=$(lz4 -dc "$tmp/one" | wc -c)
+		if [ "$i" -lt "$(wc -l <<<"$blocks")" ]; then
+			assert_eq "$out" $((8 << 20)) "block $i uncompressed size"
+		else
+			assert_eq "$out" $((size - (i - 1) * (8 << 20))) "last block uncompressed size"
+		fi
+		off=$((off + 4 + n))
+	done <<<"$blocks"
+	assert_eq "$off" "$(stat -c %s "$tmp/big.lz4")" "frame ends with the file"
+	# The contents survive, as the kernel would unpack them.
+	mkdir "$tmp/x"
+	lz4 -dc "$tmp/big.lz4" | (cd "$tmp/x" && cpio -id --quiet)
+	cmp "$tmp/rand" "$tmp/x/rand"
+	cmp "$tmp/text" "$tmp/x/text"
+}
+tests+=(t_lz4_spans_blocks)
+
+t_lz4_exact_block_no_empty_block() {
+	# A cpio of exactly 8 MiB gives one block and no empty one after it
+	# (the kernel reads a size of 0 as the end).  newc: 110-byte header,
+	# name "f\0" padded to 4, the data, then the 124-byte trailer entry.
+	local data=$(((8 << 20) - 112 - 124))
+	head -c "$data" /dev/zero >"$tmp/f"
+	printf 'file /f f 0644 0 0\n' >"$tmp/l"
+	"$MKINITRD" -C "$tmp" --compress none -o "$tmp/e.cpio" "$tmp/l"
+	assert_eq "$(stat -c %s "$tmp/e.cpio")" $((8 << 20)) "cpio size"
+	"$MKINITRD" -C "$tmp" --compress lz4 -o "$tmp/e.lz4" "$tmp/l"
+	assert_eq "$(lz4_blocks "$tmp/e.lz4" | wc -l)" 1 "blocks"
+	lz4 -dc "$tmp/e.lz4" | cmp - "$tmp/e.cpio"
+}
+tests+=(t_lz4_exact_block_no_empty_block)
 
 t_streams_large_files() {
 	[ -x /usr/bin/time ] || { echo "SKIP no /usr/bin/time"; return 0; }
