@@ -12,41 +12,15 @@
 DATA=$(cd "$(dirname "${BASH_SOURCE[0]}")/data" && pwd)
 UVM=00000000-0000-0000-0000-000000000000
 
-work=$(mktemp -d /tmp/lcow-container-test.XXXXXX)
-vm_pid=
-cleanup() {
-	local p
-	for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
-	[ -n "$vm_pid" ] && kill "$vm_pid" 2>/dev/null && wait "$vm_pid" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
+vm_work container
 
 if [ -n "${LCOW_CTL:-}" ]; then
 	ctl=$LCOW_CTL
 else
 	require_bootfiles
-	"$RUN_VM" --bootfiles "$BOOTFILES" --host --workdir "$work/vm" --serial "$work/console.log" --mem 768 --cpus 2 \
-		--timeout 1500 >"$work/run-vm.log" 2>&1 &
-	vm_pid=$!
-	ctl=$work/vm/vm.sock.ctl
-	for _ in $(seq 1 600); do
-		[ -S "$ctl" ] && break
-		kill -0 "$vm_pid" 2>/dev/null || break
-		sleep 0.2
-	done
+	vm_start_host "$work/vm" "$work/run-vm.log" --serial "$work/console.log" --mem 768 --cpus 2 \
+		--timeout 1500
 fi
-lcowctl() { "$BIN/lcowctl" -c "$ctl" "$@"; }
-# run NAME OUTFILE CMD...: capture stdout+stderr and the exit code.
-run() {
-	local out=$1
-	shift
-	set +e
-	"$@" >"$out" 2>&1
-	echo $? >"$out.rc"
-	set -e
-}
-rc() { cat "$1.rc"; }
 jqr() { jq -r "$1" "$2" 2>/dev/null; }
 
 # new_container ID [container-config.py options]: overlay + Create.
@@ -368,9 +342,5 @@ run "$work/after.out" lcowctl exec --uvm -- /bin/sh -c \
 check_eq "nothing left behind: cgroups, mounts, state directories" "0 0 0" "$(tr '\n' ' ' <"$work/after.out" | sed 's/ $//')"
 check "agent still serves" lcowctl dump-stacks
 
-if [ -z "${LCOW_CTL:-}" ]; then
-	lcowctl shutdown-forced >/dev/null || true
-	wait "$vm_pid" 2>/dev/null || true
-	vm_pid=
-fi
+vm_stop # (nothing to stop with LCOW_CTL)
 done_testing

@@ -21,7 +21,8 @@ trap 'rm -rf "$work"' EXIT
 plan 22
 
 # The image must carry the programs and the links the host calls.
-gzip -dc "$BOOTFILES/initrd.img" | cpio -itv --quiet 2>/dev/null >"$work/initrd.txt"
+# bsdtar reads the initrd whatever its compression (LZ4 legacy or gzip).
+bsdtar -tvf "$BOOTFILES/initrd.img" 2>/dev/null >"$work/initrd.txt"
 check_log "initrd has /sbin/mke2fs" "$work/initrd.txt" ' sbin/mke2fs$'
 check_log "initrd has /sbin/mkfs.ext4 -> mke2fs" "$work/initrd.txt" ' sbin/mkfs\.ext4 -> mke2fs$'
 check_log "initrd has /sbin/e2fsck and fsck.ext4 -> e2fsck" "$work/initrd.txt" ' sbin/fsck\.ext4 -> e2fsck$'

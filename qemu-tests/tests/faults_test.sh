@@ -31,19 +31,7 @@ for t in jq python3 e2fsck mke2fs; do
 	command -v "$t" >/dev/null || skip_all "host has no $t"
 done
 
-work=$(mktemp -d /tmp/lcow-faults-test.XXXXXX)
-vm_pid=
-cleanup() {
-	local p
-	for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
-	[ -n "$vm_pid" ] && kill "$vm_pid" 2>/dev/null && wait "$vm_pid" 2>/dev/null
-	if [ "$tap_failed" -gt 0 ] || [ "${KEEP_WORK:-0}" = 1 ]; then
-		echo "# kept $work"
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
+vm_work faults
 
 # The scratch disk (blank: the agent formats it) and a disk for the
 # hot-add that the bridge drop interrupts.
@@ -55,28 +43,10 @@ mke2fs -q -t ext4 -F "$work/hot.raw"
 # running out of it is quick under TCG.
 # no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer
 # check can time out and panic the boot.
-"$RUN_VM" --bootfiles "$BOOTFILES" --host --workdir "$work/vm" --serial "$work/console.log" \
+vm_start_host "$work/vm" "$work/run-vm.log" --serial "$work/console.log" \
 	--append no_timer_check \
-	--mem 256 --cpus 2 --scsi "$work/scratch.raw:0" --timeout 1500 >"$work/run-vm.log" 2>&1 &
-vm_pid=$!
-ctl=$work/vm/vm.sock.ctl
+	--mem 256 --cpus 2 --scsi "$work/scratch.raw:0" --timeout 1500
 glog=$work/vm/gcs.log
-for _ in $(seq 1 600); do
-	[ -S "$ctl" ] && break
-	kill -0 "$vm_pid" 2>/dev/null || break
-	sleep 0.2
-done
-lcowctl() { "$BIN/lcowctl" -c "$ctl" "$@"; }
-in_vm() { lcowctl exec --uvm -n -- "$@"; }
-run() {
-	local out=$1
-	shift
-	set +e
-	"$@" >"$out" 2>&1
-	echo $? >"$out.rc"
-	set -e
-}
-rc() { cat "$1.rc" 2>/dev/null; }
 lines() { tr '\n' ' ' <"$1" | sed 's/ $//'; }
 modify() { lcowctl modify "$UVM" --type "$1" --request "$2" --settings "$3"; }
 new_container() { # ID SCRATCH [container-config.py options]
@@ -317,10 +287,5 @@ check "f3 deleted, disk removed" bash -c "$(declare -f lcowctl modify remove_con
 	remove_container f3 && modify MappedVirtualDisk Remove '{\"MountPath\":\"$scsi\",\"Controller\":0,\"Lun\":0}' >/dev/null"
 check "e2fsck -fn of the filled disk on the host: clean" e2fsck -fn "$work/scratch.raw"
 
-lcowctl shutdown-forced >/dev/null 2>&1 || true
-set +e
-for _ in $(seq 1 300); do kill -0 "$vm_pid" 2>/dev/null || break; sleep 0.2; done
-wait "$vm_pid"
-vm_pid=
-set -e
+vm_stop
 done_testing

@@ -26,19 +26,7 @@ for t in jq python3 "$GUEST_CC"; do
 done
 [ -x "$BIN/tar2ext4" ] || skip_all "no $BIN/tar2ext4 (run ./build.sh)"
 
-work=$(mktemp -d /tmp/lcow-isolation-test.XXXXXX)
-vm_pid=
-cleanup() {
-	local p
-	for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
-	[ -n "$vm_pid" ] && kill "$vm_pid" 2>/dev/null && wait "$vm_pid" 2>/dev/null
-	if [ "$tap_failed" -gt 0 ] || [ "${KEEP_WORK:-0}" = 1 ]; then
-		echo "# kept $work"
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
+vm_work isolation
 
 # The probe's layer: /bin/iso-probe, and two symlinks that point out of
 # the container's root if followed in the VM.
@@ -51,28 +39,10 @@ tar -C "$work/probe" --owner=0 --group=0 -cf "$work/probe.tar" .
 
 # no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer
 # check can time out and panic the boot.
-"$RUN_VM" --bootfiles "$BOOTFILES" --host --workdir "$work/vm" --serial "$work/console.log" \
+vm_start_host "$work/vm" "$work/run-vm.log" --serial "$work/console.log" \
 	--append no_timer_check \
-	--mem 512 --cpus 2 --pmem "$work/probe.vhd" --timeout 1500 >"$work/run-vm.log" 2>&1 &
-vm_pid=$!
-ctl=$work/vm/vm.sock.ctl
-for _ in $(seq 1 600); do
-	[ -S "$ctl" ] && break
-	kill -0 "$vm_pid" 2>/dev/null || break
-	sleep 0.2
-done
-lcowctl() { "$BIN/lcowctl" -c "$ctl" "$@"; }
-in_vm() { lcowctl exec --uvm -n -- "$@"; }
+	--mem 512 --cpus 2 --pmem "$work/probe.vhd" --timeout 1500
 modify() { lcowctl modify "$UVM" --type "$1" --request "$2" --settings "$3"; }
-run() {
-	local out=$1
-	shift
-	set +e
-	"$@" >"$out" 2>&1
-	echo $? >"$out.rc"
-	set -e
-}
-rc() { cat "$1.rc" 2>/dev/null; }
 lines() { tr '\n' ' ' <"$1" | sed 's/ $//'; }
 layers() { # ID: the probe layer on the busybox layer
 	echo "{\"ContainerRootPath\":\"/run/gcs/c/$1/rootfs\",\"Layers\":[{\"Path\":\"/run/layers/probe\"},{\"Path\":\"/run/layers/base\"}],\"ScratchPath\":\"/run/gcs/c/$1/scratch\"}"
@@ -227,10 +197,5 @@ done
 check_eq "i1..i4 deleted" 4 "$ok"
 check "the agent still serves" lcowctl dump-stacks
 
-lcowctl shutdown-forced >/dev/null 2>&1 || true
-set +e
-for _ in $(seq 1 300); do kill -0 "$vm_pid" 2>/dev/null || break; sleep 0.2; done
-wait "$vm_pid" 2>/dev/null
-vm_pid=
-set -e
+vm_stop
 done_testing

@@ -91,3 +91,85 @@ require_bootfiles() {
 		[ -r "$BOOTFILES/$f" ] || { echo "Bail out! no $BOOTFILES/$f (run ./build.sh)"; exit 1; }
 	done
 }
+
+# ---- one VM per test, through the host harness (scripts/run-vm --host) ----
+# vm_work NAME: makes $work (/tmp/lcow-NAME-test.XXXXXX) and sets the EXIT
+# trap: it kills the test's background jobs and the VM (still running),
+# calls the test's own test_cleanup function if it defines one, then
+# removes $work, or keeps it (and says so) when a check failed or
+# KEEP_WORK=1.
+vm_pid=
+ctl=
+vm_work() {
+	work=$(mktemp -d "/tmp/lcow-$1-test.XXXXXX")
+	trap vm_cleanup EXIT
+}
+vm_cleanup() {
+	local p
+	for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
+	if [ -n "$vm_pid" ]; then
+		kill "$vm_pid" 2>/dev/null || true
+		wait "$vm_pid" 2>/dev/null || true
+	fi
+	if declare -F test_cleanup >/dev/null; then test_cleanup || true; fi
+	if [ "$tap_failed" -gt 0 ] || [ "${KEEP_WORK:-0}" = 1 ]; then
+		echo "# kept $work"
+	else
+		rm -rf "$work"
+	fi
+}
+
+# vm_start_host DIR LOG RUN-VM-ARGS...: starts run-vm --host in the
+# background (--bootfiles, --workdir DIR, then the given arguments; its
+# output to LOG), sets vm_pid and ctl (DIR/vm.sock.ctl), and waits up to
+# 120 s for the control socket while the VM lives.  It does not fail: the
+# test's first lcowctl check says whether the VM is there.
+vm_start_host() {
+	local dir=$1 log=$2
+	shift 2
+	"$RUN_VM" --bootfiles "$BOOTFILES" --host --workdir "$dir" "$@" >"$log" 2>&1 &
+	vm_pid=$!
+	ctl=$dir/vm.sock.ctl
+	for _ in $(seq 1 600); do
+		[ -S "$ctl" ] && return 0
+		if ! kill -0 "$vm_pid" 2>/dev/null; then
+			echo "# run-vm exited before $ctl appeared (see $log)"
+			return 0
+		fi
+		sleep 0.2
+	done
+	echo "# no $ctl after 120 s"
+}
+
+# vm_stop: ShutdownForced of the VM, then waits for run-vm up to 60 s (and
+# kills it after that); sets vm_rc to run-vm's exit status (0: the VM
+# powered off) and clears vm_pid.  Without a VM it does nothing.
+vm_rc=
+vm_stop() {
+	[ -n "$vm_pid" ] || return 0
+	lcowctl shutdown-forced >/dev/null 2>&1 || true
+	for _ in $(seq 1 300); do
+		kill -0 "$vm_pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	kill "$vm_pid" 2>/dev/null || true
+	vm_rc=0
+	wait "$vm_pid" 2>/dev/null || vm_rc=$?
+	vm_pid=
+}
+
+# lcowctl ARGS...: the host client on the VM's control socket ($ctl).
+lcowctl() { "$BIN/lcowctl" -c "$ctl" "$@"; }
+# in_vm CMD...: CMD in the utility VM (not in a container), no tty.
+in_vm() { lcowctl exec --uvm -n -- "$@"; }
+# run OUT CMD...: CMD's stdout and stderr into OUT, its exit status into
+# OUT.rc; never fails.  rc OUT: that exit status.
+run() {
+	local out=$1
+	shift
+	set +e
+	"$@" >"$out" 2>&1
+	echo $? >"$out.rc"
+	set -e
+}
+rc() { cat "$1.rc" 2>/dev/null; }

@@ -24,34 +24,13 @@ n_execs=${LOAD_EXECS:-1000}
 n_containers=${LOAD_CONTAINERS:-50}
 rss_bound=${LOAD_RSS_BOUND_KB:-256}
 
-work=$(mktemp -d /tmp/lcow-load-test.XXXXXX)
-vm_pid=
-cleanup() {
-	local p
-	for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
-	[ -n "$vm_pid" ] && kill "$vm_pid" 2>/dev/null && wait "$vm_pid" 2>/dev/null
-	if [ "$tap_failed" -gt 0 ] || [ "${KEEP_WORK:-0}" = 1 ]; then
-		echo "# kept $work"
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
+vm_work load
 
 # no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer
 # check can time out and panic the boot.
-"$RUN_VM" --bootfiles "$BOOTFILES" --host --workdir "$work/vm" --serial "$work/console.log" \
+vm_start_host "$work/vm" "$work/run-vm.log" --serial "$work/console.log" \
 	--append no_timer_check \
-	--mem 1024 --cpus 2 --timeout 2400 >"$work/run-vm.log" 2>&1 &
-vm_pid=$!
-ctl=$work/vm/vm.sock.ctl
-for _ in $(seq 1 600); do
-	[ -S "$ctl" ] && break
-	kill -0 "$vm_pid" 2>/dev/null || break
-	sleep 0.2
-done
-lcowctl() { "$BIN/lcowctl" -c "$ctl" "$@"; }
-in_vm() { lcowctl exec --uvm -n -- "$@"; }
+	--mem 1024 --cpus 2 --timeout 2400
 modify() { lcowctl modify "$UVM" --type "$1" --request "$2" --settings "$3"; }
 new_container() {
 	local id=$1
@@ -177,10 +156,5 @@ check "agent VmRSS grew by <= $rss_bound kB after $n_containers containers (${be
 check_eq "nothing left: cgroups, mounts, state directories" "0 0 0" "$(leftovers)"
 check "agent still serves" lcowctl dump-stacks
 
-lcowctl shutdown-forced >/dev/null 2>&1 || true
-set +e
-for _ in $(seq 1 300); do kill -0 "$vm_pid" 2>/dev/null || break; sleep 0.2; done
-wait "$vm_pid" 2>/dev/null
-vm_pid=
-set -e
+vm_stop
 done_testing

@@ -69,7 +69,9 @@ sync {"ResourceType":"MappedVirtualDisk","Settings":{"MountPath":"/run/mounts/ne
 EOS
 (cd "$work/extra" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -n) >"$work/extra.cpio.gz"
 mkdir -p "$work/boot"
-cat "$BOOTFILES/initrd.img" "$work/extra.cpio.gz" >"$work/boot/initrd.img"
+# A zero word ends the LZ4 initrd for the kernel (its unlz4 otherwise reads
+# the next archive as one more block); the unpacker skips the zeros.
+{ cat "$BOOTFILES/initrd.img"; printf '\0\0\0\0'; cat "$work/extra.cpio.gz"; } >"$work/boot/initrd.img"
 ln -s "$(realpath "$BOOTFILES/vmlinux")" "$work/boot/vmlinux"
 
 console=$work/console.log

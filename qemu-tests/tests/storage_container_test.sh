@@ -29,22 +29,10 @@ if [ -z "$busybox" ] || ! file -L "$busybox" 2>/dev/null | grep -q 'statically l
 	skip_all "host has no static busybox (busybox-static)"
 fi
 
-work=$(mktemp -d /tmp/lcow-storage-container-test.XXXXXX)
+vm_work storage-container
 # diod serves the kernel's first attach as user nobody: the shares' parent
 # directory must be searchable by it.
 chmod 755 "$work"
-vm_pid=
-cleanup() {
-	local p
-	for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
-	[ -n "$vm_pid" ] && kill "$vm_pid" 2>/dev/null && wait "$vm_pid" 2>/dev/null
-	if [ "$tap_failed" -gt 0 ] || [ "${KEEP_WORK:-0}" = 1 ]; then
-		echo "# kept $work"
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
 
 plan 32
 
@@ -67,31 +55,13 @@ echo read-only-data >"$work/roshare/ro.txt"
 share=$(realpath "$work/share")
 roshare=$(realpath "$work/roshare")
 
-"$RUN_VM" --host --workdir "$work/vm" --serial "$work/console.log" --mem 512 --timeout 600 \
-	--bootfiles "$BOOTFILES" --boot direct --pmem "$work/layer.vhd" --scsi "$work/scratch.raw:0" \
-	--share "$share" --share "$roshare:ro" >"$work/run-vm.log" 2>&1 &
-vm_pid=$!
-ctl=$work/vm/vm.sock.ctl
-for _ in $(seq 1 600); do
-	[ -S "$ctl" ] && break
-	kill -0 "$vm_pid" 2>/dev/null || break
-	sleep 0.2
-done
-lcowctl() { "$BIN/lcowctl" -c "$ctl" "$@"; }
+vm_start_host "$work/vm" "$work/run-vm.log" --serial "$work/console.log" --mem 512 --timeout 600 \
+	--boot direct --pmem "$work/layer.vhd" --scsi "$work/scratch.raw:0" \
+	--share "$share" --share "$roshare:ro"
 # modify NAME TYPE REQUEST SETTINGS: response/error in $work/NAME.{json,err}
 modify() {
 	lcowctl modify "$UVM" --type "$2" --request "$3" --settings "$4" \
 		>"$work/$1.json" 2>"$work/$1.err"
-}
-in_vm() { lcowctl exec --uvm -n -- "$@"; }
-# run OUT CMD...: stdout+stderr to OUT, the exit code to OUT.rc
-run() {
-	local out=$1
-	shift
-	set +e
-	"$@" >"$out" 2>&1
-	echo $? >"$out.rc"
-	set -e
 }
 lines() { tr '\n' ' ' <"$1" | sed 's/ $//'; }
 
@@ -191,14 +161,8 @@ check_nolog "nothing of them left in the VM's /proc/mounts" "$work/mounts-after.
 	"/run/(layers|mounts|gcs/c)/| 9p |^/dev/pmem|^/dev/sd|^overlay "
 
 # ---- power off; the scratch disk from the host ----
-lcowctl shutdown-forced >/dev/null 2>&1 || true
-set +e
-for _ in $(seq 1 300); do kill -0 "$vm_pid" 2>/dev/null || break; sleep 0.2; done
-wait "$vm_pid"
-rc=$?
-vm_pid=
-set -e
-check_eq "VM powered off (run-vm exit 0)" 0 "$rc"
+vm_stop
+check_eq "VM powered off (run-vm exit 0)" 0 "$vm_rc"
 check "scratch disk passes e2fsck -fn" e2fsck -fn "$work/scratch.raw"
 check_eq "the container's write is in the scratch's upper dir on disk" written-in-the-root \
 	"$(debugfs -R "cat /scratch/$id/upper/written.txt" "$work/scratch.raw" 2>/dev/null)"
