@@ -101,8 +101,10 @@ check_log "the EFI stub loaded the initrd from initrd= on the command line" "$lo
 	'Loaded initrd from command line option'
 check_log "/init ran the program after '--'" "$log" '^ESP-MARK$'
 # /proc/cmdline is the load options as the loader set them: \cmdline with
-# the tag spliced in before '--'.
-re_base=$(sed 's/[][\.*^$()+?{}|]/\\&/g' <<<"$base")
+# the tag spliced in before '--', after the kernel's built-in command line
+# (CONFIG_CMDLINE, which x86 puts first).
+builtin=$(sed -n 's/^CONFIG_CMDLINE="\(..*\)"$/\1 /p' "$BOOTFILES/kernel.config" 2>/dev/null || true)
+re_base=$(sed 's/[][\.*^$()+?{}|]/\\&/g' <<<"$builtin$base")
 re_script=$(sed 's/[][\.*^$()+?{}|]/\\&/g' <<<"$script")
 check_log "/proc/cmdline is \\cmdline with lcow.loader_tsc=<entry>,<start> before '--'" "$log" \
 	"^CMDLINE=$re_base lcow\\.loader_tsc=[0-9]+,[0-9]+ -- /bin/sh -c \"$re_script\"\$"
