@@ -133,25 +133,6 @@ static int unmount_under(const char *dir, struct error *err)
 	return first;
 }
 
-static int mkdir_p(const char *path, mode_t mode, struct error *err)
-{
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return error_set(err, ENAMETOOLONG, "mkdir %s", path);
-	for (char *p = buf + 1;; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-			*p = '\0';
-			if (mkdir(buf, mode) < 0 && errno != EEXIST)
-				return error_set(err, errno, "mkdir %s", buf);
-			*p = c;
-			if (!c)
-				break;
-		}
-	}
-	return 0;
-}
-
 void container_impl_free(struct runtime *rt, struct container *c)
 {
 	(void)rt;
@@ -301,7 +282,7 @@ int container_create(struct runtime *rt, const char *id, const char *activity_id
 	bool made_bundle = false;
 	if (*bundle) {
 		made_bundle = access(bundle, F_OK) < 0;
-		if ((r = mkdir_p(bundle, 0700, err)) < 0)
+		if ((r = rt_mkdir_p(bundle, 0700, err)) < 0)
 			goto out_free;
 	}
 	{
@@ -768,10 +749,10 @@ int layers_modify(struct runtime *rt, const struct msg_modify *m, struct error *
 		return error_set(err, ENOMEM, "layers");
 	}
 	lm->n_layers = n;
-	if (!ro && ((r = mkdir_p(upper, 0755, err)) < 0 || (r = mkdir_p(work, 0755, err)) < 0))
+	if (!ro && ((r = rt_mkdir_p(upper, 0755, err)) < 0 || (r = rt_mkdir_p(work, 0755, err)) < 0))
 		goto out_free;
 	bool made_root = access(root, F_OK) < 0;
-	if ((r = mkdir_p(root, 0755, err)) < 0)
+	if ((r = rt_mkdir_p(root, 0755, err)) < 0)
 		goto out_free;
 	if (ro && n == 1) {
 		/* overlayfs refuses a single lower layer without an upper

@@ -185,7 +185,8 @@ int spawn_resolve_in_root(const char *root, const char *path, char *out, size_t 
 
 /* ---- the child ---- */
 
-static int mkdir_p(const char *path, mode_t mode, struct error *err)
+/* Shared with container.c (the agent side): one mkdir -p for the runtime. */
+int rt_mkdir_p(const char *path, mode_t mode, struct error *err)
 {
 	char buf[PATH_MAX];
 	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
@@ -265,7 +266,7 @@ static int mount_one(const char *rootfs, const struct oci_mount *m, struct error
 		is_dir = S_ISDIR(st.st_mode);
 	}
 	if (is_dir) {
-		if ((r = mkdir_p(target, 0755, err)) < 0)
+		if ((r = rt_mkdir_p(target, 0755, err)) < 0)
 			return r;
 	} else {
 		char parent[PATH_MAX];
@@ -273,7 +274,7 @@ static int mount_one(const char *rootfs, const struct oci_mount *m, struct error
 		char *slash = strrchr(parent, '/');
 		if (slash && slash != parent) {
 			*slash = '\0';
-			if ((r = mkdir_p(parent, 0755, err)) < 0)
+			if ((r = rt_mkdir_p(parent, 0755, err)) < 0)
 				return r;
 		}
 		int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -686,7 +687,7 @@ static int child_setup(const struct spawn_config *cfg, struct error *err)
 	/* A missing working directory is created, as runc does for a
 	 * Dockerfile WORKDIR that no layer has. */
 	if (chdir(cwd) < 0) {
-		if (errno != ENOENT || (r = mkdir_p(cwd, 0755, err)) < 0 || chdir(cwd) < 0)
+		if (errno != ENOENT || (r = rt_mkdir_p(cwd, 0755, err)) < 0 || chdir(cwd) < 0)
 			return r < 0 ? r : error_set(err, errno, "chdir %s", cwd);
 	}
 
