@@ -173,3 +173,16 @@ run() {
 	set -e
 }
 rc() { cat "$1.rc" 2>/dev/null; }
+# wait_container_exit ID [SECONDS]: wait (default 30 s) for the container's
+# exit notification, as hcsshim's host does between ShutdownForced and
+# DeleteContainerState: the shutdown request is answered once the signal is
+# sent, not once the init is gone, and a Delete before that is refused.
+wait_container_exit() {
+	local id=$1 i n=$((${2:-30} * 5))
+	for ((i = 0; i < n; i++)); do
+		lcowctl events 2>/dev/null |
+			jq -se --arg id "$id" 'any(.[]; .ContainerId == $id)' >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}

@@ -41,7 +41,8 @@ new_container() {
 }
 remove_container() {
 	lcowctl shutdown-forced "$1" >/dev/null 2>&1 || true # already stopped: fine
-	lcowctl delete "$1" >/dev/null &&
+	wait_container_exit "$1" &&
+		lcowctl delete "$1" >/dev/null &&
 		modify CombinedLayers Remove "{\"ContainerRootPath\":\"/run/gcs/c/$1/rootfs\"}" >/dev/null
 }
 # agent_stats: "RSS_KB FDS" of /bin/gcs.  The exec that reads them holds
