@@ -57,6 +57,7 @@ struct exec_state {
 	uint32_t exit_code;
 	int signals;
 	const char *id;
+	const char *pid_file; /* --pid-file: written once the process runs */
 	/* Restored at exit. */
 	bool raw;
 	struct termios saved_tio;
@@ -127,6 +128,29 @@ static int send_resize(struct exec_state *st)
 }
 
 /* A control reply: the answers to our tagged requests. */
+/* The pid once ExecuteProcess is answered (the process runs; for a
+ * container's first process, the container has started), written to a
+ * temporary name and renamed so a reader never sees half a number. */
+static int write_pid_file(const char *path, uint32_t pid)
+{
+	size_t n = strlen(path);
+	_cleanup_free_ char *tmp = malloc(n + 8);
+	if (!tmp)
+		return EXIT_TRANSPORT;
+	snprintf(tmp, n + 8, "%s.tmp", path);
+	_cleanup_fclose_ FILE *f = fopen(tmp, "we");
+	if (!f || fprintf(f, "%" PRIu32 "\n", pid) < 0 || fflush(f) != 0) {
+		fprintf(stderr, "lcowctl exec: --pid-file %s: %m\n", tmp);
+		return EXIT_TRANSPORT;
+	}
+	if (rename(tmp, path) < 0) {
+		fprintf(stderr, "lcowctl exec: --pid-file %s: %m\n", path);
+		unlink(tmp);
+		return EXIT_TRANSPORT;
+	}
+	return 0;
+}
+
 static int handle_reply(struct exec_state *st, json_t *reply)
 {
 	const char *tag = json_string_value(json_object_get(reply, "tag"));
@@ -158,6 +182,8 @@ static int handle_reply(struct exec_state *st, json_t *reply)
 		}
 		st->pid = (uint32_t)json_integer_value(pid);
 		st->have_pid = true;
+		if (st->pid_file && (r = write_pid_file(st->pid_file, st->pid)))
+			return r;
 		if (st->tty && (r = send_resize(st)))
 			return r;
 		/* Answered once the process exits and its output drained. */
@@ -379,7 +405,7 @@ static void exec_usage(FILE *f)
 {
 	fputs("usage: lcowctl exec [ID] [--uvm] [-t|--tty] [-n|--no-stdin] [--cwd DIR] [--env "
 	      "K=V]...\n"
-	      "                    [--user U] -- CMD [ARG...]\n"
+	      "                    [--user U] [--pid-file F] -- CMD [ARG...]\n"
 	      "\n"
 	      "Run CMD in container ID (or, with --uvm, in the utility VM; ID then defaults\n"
 	      "to the VM) like `docker exec`: relays this process's stdin/stdout/stderr\n"
@@ -393,6 +419,8 @@ static void exec_usage(FILE *f)
 	      "  --cwd DIR        working directory (default /)\n"
 	      "  -e, --env K=V    environment (repeatable; PATH has a default)\n"
 	      "  -u, --user U     uid[:gid] or a user name\n"
+	      "  --pid-file F     write the process's pid to F once it runs (the guest\n"
+	      "                   answered ExecuteProcess)\n"
 	      "Exit status: the process's exit code; 1 if the guest refused, 2 usage,\n"
 	      "3 transport.  SIGINT/SIGTERM are passed to the process once.\n"
 	      "\ncommon options:\n" CLIENT_COMMON_HELP,
@@ -480,6 +508,7 @@ int cmd_exec(int argc, char **argv, struct client_opts *g)
 	    {"cwd", required_argument, NULL, 'w'},
 	    {"env", required_argument, NULL, 'e'},
 	    {"user", required_argument, NULL, 'u'},
+	    {"pid-file", required_argument, NULL, 'P'},
 	    {0},
 	};
 	struct gcs_process_spec spec = {.stdin_pipe = true, .stdout_pipe = true};
@@ -487,6 +516,7 @@ int cmd_exec(int argc, char **argv, struct client_opts *g)
 	if (!env)
 		return EXIT_TRANSPORT;
 	bool no_stdin = false;
+	const char *pid_file = NULL;
 
 	/* Options end at "--"; before it at most the ID is positional. */
 	int dd = argc;
@@ -523,6 +553,9 @@ int cmd_exec(int argc, char **argv, struct client_opts *g)
 			break;
 		case 'u':
 			spec.user = optarg;
+			break;
+		case 'P':
+			pid_file = optarg;
 			break;
 		case '?':
 		case ':':
@@ -592,7 +625,7 @@ int cmd_exec(int argc, char **argv, struct client_opts *g)
 		return err.errnum == EINVAL ? EXIT_USAGE : EXIT_TRANSPORT;
 	}
 
-	struct exec_state st = {.sfd = -1, .tty = spec.tty, .id = id, .saved_fl = {-1, -1, -1}};
+	struct exec_state st = {.sfd = -1, .tty = spec.tty, .id = id, .pid_file = pid_file, .saved_fl = {-1, -1, -1}};
 	static const char *const names[] = {"stdin", "stdout", "stderr"};
 	bool used[3] = {spec.stdin_pipe, spec.stdout_pipe, spec.stderr_pipe};
 	for (int i = 0; i < 3; i++)

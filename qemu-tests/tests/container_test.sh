@@ -95,9 +95,8 @@ check "CommandLine without CommandArgs is split and run" jq -e '.ProcessId > 0' 
 
 # ---- a container: create, init, execs ----
 check "CombinedLayers + Create (Docker-like spec)" new_container c1 --arg sleep --arg 1000
-run "$work/c1-init.out" lcowctl exec c1 -n -- sleep 1000 &
-c1_init_job=$!
-for _ in $(seq 1 50); do [ -n "$(pids_of c1)" ] && break; sleep 0.1; done
+start_init c1 "$work/c1-init.out" sleep 1000 || true
+c1_init_job=$init_job
 c1_init=$(pids_of c1 | head -1)
 check "first exec starts the init (ProcessList has it)" test -n "$c1_init"
 

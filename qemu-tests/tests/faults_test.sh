@@ -91,17 +91,6 @@ wait_log() {
 	return 1
 }
 agent_pid() { in_vm /bin/sh -c 'pidof gcs' 2>/dev/null; }
-# start_init ID: the container's init (sleep) through a background exec.
-start_init() {
-	lcowctl exec "$1" -n -- sleep 100000 >"$work/$1-init.out" 2>&1 &
-	local i
-	for i in $(seq 1 100); do
-		[ -n "$(pids_of "$1" 2>/dev/null)" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 plan 48
 
 check "bridge negotiated" lcowctl wait-ready --timeout 300
@@ -120,7 +109,7 @@ check "the agent's pid is known" test -n "$gcs_pid"
 
 # ================= the bridge dropped with requests in flight ==========
 check "container f1 created" new_container f1 /run/gcs/c/f1/scratch
-check "f1's init runs" start_init f1
+check "f1's init runs" start_init f1 "$work/f1-init.out" sleep 100000
 f1_init=$(pids_of f1 | head -1)
 # An exec the host waits on (lcowctl exec's own WaitForProcess), one that
 # ends while the bridge is down or being re-negotiated, and an explicit
@@ -168,25 +157,9 @@ check_eq "a process still running at the drop: waited again, its exit code" 7 \
 wait "$slow_job" "$quick_job" 2>/dev/null || true
 # The device arrives now; the cancelled request left nothing half-done,
 # and asking again mounts it.
-python3 - "$work/vm/qmp.sock" "$work/hot.raw" <<'EOF' >"$work/qmp.log" 2>&1
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-json.loads(f.readline())
-def cmd(c):
-    f.write(json.dumps(c) + "\n"); f.flush()
-    while True:
-        m = json.loads(f.readline())
-        if "return" in m: return
-        if "error" in m: sys.exit("qmp: %s: %s" % (c["execute"], m["error"]["desc"]))
-cmd({"execute": "qmp_capabilities"})
-cmd({"execute": "blockdev-add", "arguments": {"driver": "raw", "node-name": "hot3",
-     "file": {"driver": "file", "filename": sys.argv[2]}}})
-cmd({"execute": "device_add", "arguments": {"driver": "scsi-hd", "bus": "scsi0.0",
-     "lun": 3, "drive": "hot3", "id": "lun3"}})
-print("hot-added")
-EOF
+qmp "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"raw\",\"node-name\":\"hot3\",\"file\":{\"driver\":\"file\",\"filename\":\"$work/hot.raw\"}}}" \
+	'{"execute":"device_add","arguments":{"driver":"scsi-hd","bus":"scsi0.0","lun":3,"drive":"hot3","id":"lun3"}}' \
+	>"$work/qmp.log" 2>&1 && echo hot-added >>"$work/qmp.log"
 check_log "QMP hot-added the disk after the reconnect" "$work/qmp.log" '^hot-added$'
 sleep 1
 run "$work/hot-mounts.out" in_vm grep -c /run/mounts/hot /proc/mounts
@@ -271,7 +244,7 @@ scsi=/run/mounts/scsi/m0
 check "32 MiB SCSI scratch attached (EnsureFilesystem ext4)" modify MappedVirtualDisk Add \
 	"{\"MountPath\":\"$scsi\",\"Controller\":0,\"Lun\":0,\"EnsureFilesystem\":true,\"Filesystem\":\"ext4\"}"
 check "container f3 with its scratch on the disk" new_container f3 "$scsi/scratch/f3"
-start_init f3 || true
+start_init f3 "$work/f3-init.out" sleep 100000 || true
 run "$work/fill.out" lcowctl exec f3 -n -- /bin/sh -c \
 	'echo keep-me >/kept.txt; sync; dd if=/dev/zero of=/fill bs=1M 2>&1; echo "dd=$?"; sync'
 check_log "the writer gets ENOSPC" "$work/fill.out" 'No space left on device'

@@ -55,14 +55,13 @@ new_container() {
 		python3 "$DATA/container-config.py" "$id" "$@" | jq "$filter" >"$work/$id.json" &&
 		lcowctl create "$id" --config "@$work/$id.json" >/dev/null
 }
-start_init() { # ID MARKER
-	lcowctl exec "$1" -n -- /bin/sh -c "while :; do sleep 1; done # $2" >/dev/null 2>&1 &
+# The three inits, each a loop whose command line carries a marker.
+start_inits() {
 	local i
-	for i in $(seq 1 100); do
-		lcowctl properties "$1" ProcessList 2>/dev/null | grep -q ProcessId && return 0
-		sleep 0.1
+	for i in 1 2 3; do
+		start_init "i$i" "$work/i$i-init.out" /bin/sh -c "while :; do sleep 1; done # i$i-init-marker" ||
+			return 1
 	done
-	return 1
 }
 cx() { lcowctl exec "$1" -n -- "${@:2}"; } # ID CMD...
 
@@ -87,8 +86,7 @@ check "i1: Docker's caps and seccomp profile" new_container i1 . --seccomp "$DAT
 check "i2: no seccomp profile, only CAP_CHOWN and CAP_KILL" new_container i2 \
 	'.OciSpecification.process.capabilities = {"bounding":["CAP_CHOWN","CAP_KILL"],"effective":["CAP_CHOWN","CAP_KILL"],"permitted":["CAP_CHOWN","CAP_KILL"]}'
 check "i3: no pid namespace, seccomp profile" new_container i3 . --no-pidns --seccomp "$DATA/seccomp-default.json"
-check "inits of i1, i2, i3 running" bash -c "$(declare -f lcowctl start_init); ctl='$ctl' BIN='$BIN'
-	start_init i1 i1-init-marker && start_init i2 i2-init-marker && start_init i3 i3-init-marker"
+check "inits of i1, i2, i3 running" start_inits
 
 # ---- own mounts, processes, fds ----
 cx i1 /bin/sh -c 'echo i1-was-here >/i1-own.txt' >/dev/null 2>&1 || true

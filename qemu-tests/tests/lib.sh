@@ -186,3 +186,26 @@ wait_container_exit() {
 	done
 	return 1
 }
+# start_init ID OUT CMD...: CMD as container ID's first process (its init),
+# in the background like `run OUT lcowctl exec ID -n -- CMD` (output in OUT,
+# exit status in OUT.rc, the job in $init_job, the pid in OUT.pid); returns
+# once the guest has answered the ExecuteProcess, i.e. the container runs.
+# (The process shows in ProcessList a little earlier, while the agent still
+# starts it, and an exec then is refused: "its init process is being
+# started".)  Fails if that does not happen within 60 s.
+start_init() {
+	local id=$1 out=$2 i
+	shift 2
+	rm -f "$out.pid"
+	run "$out" lcowctl exec "$id" -n --pid-file "$out.pid" -- "$@" </dev/null &
+	init_job=$!
+	for ((i = 0; i < 600; i++)); do
+		[ -s "$out.pid" ] && return 0
+		kill -0 "$init_job" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -s "$out.pid" ]
+}
+# qmp JSON...: QEMU monitor commands to the VM of vm_start_host (or of
+# run-vm --workdir "$work/vm"), each of which must succeed.
+qmp() { python3 "$(dirname "${BASH_SOURCE[0]}")/data/qmp.py" "$work/vm/qmp.sock" "$@"; }

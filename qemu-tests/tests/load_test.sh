@@ -71,13 +71,9 @@ check_log "busybox layer built in the VM" "$work/layers.out" '^layers-ready$'
 
 # ---- 1,000 sequential execs into one container ----
 check "container x1 created" new_container x1
-lcowctl exec x1 -n -- sleep 100000 >/dev/null 2>&1 &
-x1_init_job=$!
 # the init must be running before any other exec (the first one is the init)
-for _ in $(seq 1 100); do
-	lcowctl properties x1 ProcessList 2>/dev/null | grep -q ProcessId && break
-	sleep 0.1
-done
+start_init x1 "$work/x1-init.out" sleep 100000 || true
+x1_init_job=$init_job
 # Warm-up: the first execs allocate what every later one reuses (relay
 # buffers, the process table's first entries, libc's malloc pools).
 for i in $(seq 1 20); do lcowctl exec x1 -n -- true >/dev/null 2>&1 || true; done

@@ -58,17 +58,6 @@ new_container() {
 		jq -c "$filter" >"$work/$id.json" &&
 		lcowctl create "$id" --config "@$work/$id.json" >/dev/null
 }
-# start_init ID: the first exec starts the init (sleep 1000); done when
-# ProcessList lists it.  Not by probing with a second exec: under load the
-# probe could reach the agent first and become the init itself.
-start_init() {
-	lcowctl exec "$1" -n -- sleep 1000 >/dev/null 2>&1 </dev/null &
-	for _ in $(seq 1 300); do
-		lcowctl properties "$1" ProcessList 2>/dev/null | grep -q ProcessId && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # links WHERE: "name mac mtu UP|DOWN" of every interface, sorted.
 links() {
 	if [ "$1" = uvm ]; then set -- --uvm; fi
@@ -112,7 +101,7 @@ check_eq "ModifySettings Network Add (LCOWNetworkAdapter)" 0 "$(rc "$work/add.ou
 
 check "Create c1 with windows.network.networkNamespace" \
 	new_container c1 ".OciSpecification.windows = {\"network\": {\"networkNamespace\": \"$NS1\"}}"
-check "c1's init runs" start_init c1
+check "c1's init runs" start_init c1 "$work/c1-init.out" sleep 1000
 
 links c1 >"$work/c1.links" || true
 check_log "c1 has the adapter, up, MTU 1500 - EncapOverhead 100" "$work/c1.links" "^eth[0-9]+ $MAC0 1400 UP$"
@@ -147,12 +136,12 @@ check_eq "the host reaches c1's server through 127.0.0.1 (hostfwd)" hello-from-c
 c1_pid=$(pids_of c1 | head -1)
 check "Create c2 in c1's network namespace (/proc/PID/ns/net)" \
 	new_container c2 "(.OciSpecification.linux.namespaces[] | select(.type == \"network\")) += {\"path\": \"/proc/$c1_pid/ns/net\"}"
-check "c2's init runs" start_init c2
+check "c2's init runs" start_init c2 "$work/c2-init.out" sleep 1000
 check_eq "c2 sees the same interfaces as c1" "$(cat "$work/c1.links")" "$(links c2)"
 
 # ---- a container that asks for no network: lo only ----
 check "Create c3 (a network namespace, no adapters)" new_container c3
-check "c3's init runs" start_init c3
+check "c3's init runs" start_init c3 "$work/c3-init.out" sleep 1000
 check_eq "c3 has lo only, up" "lo 00:00:00:00:00:00 65536 UP" "$(links c3)"
 check_eq "c3's resolv.conf is empty" 0 "$(lcowctl exec c3 -- wc -c </dev/null /etc/resolv.conf | awk '{print $1}')"
 
@@ -196,7 +185,7 @@ run "$work/lm.out" lcowctl modify "$UVM" --type Network --settings \
 check_eq "ModifySettings Network Add with EnableLowMetric" 0 "$(rc "$work/lm.out")"
 check "Create c4 in the low-metric adapter's namespace" \
 	new_container c4 ".OciSpecification.windows = {\"network\": {\"networkNamespace\": \"$NS2\"}}"
-check "c4's init runs" start_init c4
+check "c4's init runs" start_init c4 "$work/c4-init.out" sleep 1000
 run "$work/c4-rt.out" lcowctl exec c4 -- /bin/sh -c 'ip rule; echo ---; ip route show table 101'
 check_log "c4: a rule sends traffic from 10.0.3.15 to table 101" "$work/c4-rt.out" 'from 10\.0\.3\.15 lookup 101'
 check_log "c4: the low-metric default route is in table 101" "$work/c4-rt.out" '^default via 10\.0\.3\.1 dev eth[0-9]+'

@@ -97,9 +97,7 @@ jq --arg rw "$rwdir" --arg ro "$rodir" '.OciSpecification.mounts += [
 	"$work/$id.base.json" >"$work/$id.json"
 run "$work/create.out" lcowctl create "$id" --config "@$work/$id.json"
 check_eq "Create with bind mounts of the shares" 0 "$(cat "$work/create.out.rc")"
-run "$work/init.out" lcowctl exec "$id" -n -- sleep 1000 &
-init_job=$!
-sleep 1
+start_init "$id" "$work/init.out" sleep 1000 || true
 
 run "$work/root.out" lcowctl exec "$id" -n -- /bin/sh -c \
 	'cat /etc/layer.txt; echo written-in-the-root >/written.txt && cat /written.txt'

@@ -437,6 +437,19 @@ ctl exec c2 -- exit 42 </dev/null || rc=$?
 check "exec exits with the process's exit code (42)" test "$rc" = 42
 
 rc=0
+ctl exec --pid-file "$T/pid" c2 -- exit 0 </dev/null || rc=$?
+t_pid_file() {
+	[ "$rc" = 0 ] && [ ! -e "$T/pid.tmp" ] &&
+		[ "$(cat "$T/pid")" = "$(last_req WaitForProcess | jq -r .Body.ProcessId)" ] &&
+		[ "$(cat "$T/pid")" -gt 0 ]
+}
+check "exec --pid-file: the ProcessId the guest answered, the one then waited for" t_pid_file
+rc=0
+ctl exec --pid-file "$T/no/such/dir/pid" c2 -- exit 0 </dev/null 2>"$T/e" || rc=$?
+check "exec --pid-file in a missing directory: transport error (3), says why" \
+	bash -c "[ $rc = 3 ] && grep -q 'pid-file' '$T/e'"
+
+rc=0
 ctl exec --tty c2 -- echo tty </dev/null >"$T/o" 2>/dev/null || rc=$?
 pp=$(last_req ExecuteProcess | jq -c '.Body.Settings.ProcessParameters | fromjson')
 t_tty() {
