@@ -83,25 +83,9 @@ vm_pid=$!
 
 # When the probe says it waits for LUN 2, hot-add the disk there.
 timeout 300 tail -n +1 -f "$console" | grep -q -m1 PROBE-WAITING-FOR-LUN-2 || true
-python3 - "$work/vm/qmp.sock" "$work/hot.img" <<'EOF' >"$work/qmp.log" 2>&1
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-json.loads(f.readline())
-def cmd(c):
-    f.write(json.dumps(c) + "\n"); f.flush()
-    while True:
-        m = json.loads(f.readline())
-        if "return" in m: return
-        if "error" in m: sys.exit("qmp: %s: %s" % (c["execute"], m["error"]["desc"]))
-cmd({"execute": "qmp_capabilities"})
-cmd({"execute": "blockdev-add", "arguments": {"driver": "raw", "node-name": "hot2",
-     "file": {"driver": "file", "filename": sys.argv[2]}}})
-cmd({"execute": "device_add", "arguments": {"driver": "scsi-hd", "bus": "scsi0.0",
-     "channel": 0, "scsi-id": 0, "lun": 2, "drive": "hot2", "id": "lun2"}})
-print("hot-added")
-EOF
+qmp "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"raw\",\"node-name\":\"hot2\",\"file\":{\"driver\":\"file\",\"filename\":\"$work/hot.img\"}}}" \
+	'{"execute":"device_add","arguments":{"driver":"scsi-hd","bus":"scsi0.0","channel":0,"scsi-id":0,"lun":2,"drive":"hot2","id":"lun2"}}' \
+	>"$work/qmp.log" 2>&1 && echo hot-added >>"$work/qmp.log"
 check_log "QMP hot-added a disk at LUN 2" "$work/qmp.log" '^hot-added$'
 
 set +e

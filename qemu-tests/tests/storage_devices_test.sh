@@ -160,23 +160,6 @@ else
 fi
 
 # --- SCSI: hot-added after boot through QMP --------------------------------
-qmp() { # JSON commands, one per argument: each must succeed
-	python3 - "$work/vm/qmp.sock" "$@" <<'EOF'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-json.loads(f.readline())
-def cmd(c):
-    f.write(json.dumps(c) + "\n"); f.flush()
-    while True:
-        m = json.loads(f.readline())
-        if "return" in m: return m
-        if "error" in m: sys.exit("qmp: %s: %s" % (c["execute"], m["error"]["desc"]))
-cmd({"execute": "qmp_capabilities"})
-for a in sys.argv[2:]: cmd(json.loads(a))
-EOF
-}
 # The request goes first and waits for the disk (bounded, on uevents); the
 # disk arrives while it waits, the way HCS hot-adds and then asks.
 modify scsi1-add MappedVirtualDisk Add '{"MountPath":"/run/mounts/m1","Lun":1}' &
