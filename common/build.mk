@@ -1,5 +1,5 @@
 # common/: the error convention, cleanup helpers and the TAP harness.
-COMMON_SRCS := common/error.c
+COMMON_SRCS := common/error.c common/fs.c
 COMMON_GUEST_OBJS := $(COMMON_SRCS:%.c=$(B)/guest/%.o)
 # The atomic output file is for host tools only.
 COMMON_HOST_OBJS := $(COMMON_SRCS:%.c=$(B_HOST)/%.o) $(B_HOST)/common/outfile.o

@@ -32,7 +32,7 @@ $(FUZZ_OBJ)/%.o: %.c
 	@echo "  CC [fuzz]  $<"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_EXTRA) -MMD -MP -c $< -o $@
 
-FUZZ_COMMON_OBJS := $(FUZZ_OBJ)/common/error.o $(FUZZ_OBJ)/common/outfile.o
+FUZZ_COMMON_OBJS := $(FUZZ_OBJ)/common/error.o $(FUZZ_OBJ)/common/fs.o $(FUZZ_OBJ)/common/outfile.o
 
 # --- the agent: bridge frames + dispatcher, and the OCI spec parser ---
 # Everything but main() and the tests, in every module folder.

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "lcow/error.h"
+#include "lcow/fs.h"
 
 /* mount_entry.opts */
 #define MOUNT_OPT_BUSY_OK 0x1		/* EBUSY means "already there" */
@@ -41,10 +42,6 @@ enum mount_result {
 	MOUNT_ALREADY = 1,	/* something is mounted there already: left alone */
 	MOUNT_DONE_NO_DATA = 2,	/* mounted, but without m->data (kernel refused it) */
 };
-
-/* Create path and its missing parents with mode; fine if it exists as a
- * directory. */
-int mkdir_p(const char *path, mode_t mode, struct error *err);
 
 /* 1 if path is the root of a mount (its device differs from its parent's),
  * 0 if not, negative errno. */

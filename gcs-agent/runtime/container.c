@@ -20,6 +20,7 @@
 #include "devcg.h"
 #include "internal.h"
 #include "lcow/cleanup.h"
+#include "lcow/fs.h"
 #include "log.h"
 #include "network/network.h"
 #include "protocol/json.h"
@@ -282,7 +283,7 @@ int container_create(struct runtime *rt, const char *id, const char *activity_id
 	bool made_bundle = false;
 	if (*bundle) {
 		made_bundle = access(bundle, F_OK) < 0;
-		if ((r = rt_mkdir_p(bundle, 0700, err)) < 0)
+		if ((r = mkdir_p(bundle, 0700, err)) < 0)
 			goto out_free;
 	}
 	{
@@ -749,10 +750,10 @@ int layers_modify(struct runtime *rt, const struct msg_modify *m, struct error *
 		return error_set(err, ENOMEM, "layers");
 	}
 	lm->n_layers = n;
-	if (!ro && ((r = rt_mkdir_p(upper, 0755, err)) < 0 || (r = rt_mkdir_p(work, 0755, err)) < 0))
+	if (!ro && ((r = mkdir_p(upper, 0755, err)) < 0 || (r = mkdir_p(work, 0755, err)) < 0))
 		goto out_free;
 	bool made_root = access(root, F_OK) < 0;
-	if ((r = rt_mkdir_p(root, 0755, err)) < 0)
+	if ((r = mkdir_p(root, 0755, err)) < 0)
 		goto out_free;
 	if (ro && n == 1) {
 		/* overlayfs refuses a single lower layer without an upper

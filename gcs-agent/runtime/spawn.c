@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "lcow/cleanup.h"
+#include "lcow/fs.h"
 #include "user.h"
 
 #ifndef SYS_pidfd_open
@@ -185,26 +186,6 @@ int spawn_resolve_in_root(const char *root, const char *path, char *out, size_t 
 
 /* ---- the child ---- */
 
-/* Shared with container.c (the agent side): one mkdir -p for the runtime. */
-int rt_mkdir_p(const char *path, mode_t mode, struct error *err)
-{
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return error_set(err, ENAMETOOLONG, "mkdir %s", path);
-	for (char *p = buf + 1;; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-			*p = '\0';
-			if (mkdir(buf, mode) < 0 && errno != EEXIST)
-				return error_set(err, errno, "mkdir %s", buf);
-			*p = c;
-			if (!c)
-				break;
-		}
-	}
-	return 0;
-}
-
 static int write_file(const char *path, const char *value, struct error *err)
 {
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -266,7 +247,7 @@ static int mount_one(const char *rootfs, const struct oci_mount *m, struct error
 		is_dir = S_ISDIR(st.st_mode);
 	}
 	if (is_dir) {
-		if ((r = rt_mkdir_p(target, 0755, err)) < 0)
+		if ((r = mkdir_p(target, 0755, err)) < 0)
 			return r;
 	} else {
 		char parent[PATH_MAX];
@@ -274,7 +255,7 @@ static int mount_one(const char *rootfs, const struct oci_mount *m, struct error
 		char *slash = strrchr(parent, '/');
 		if (slash && slash != parent) {
 			*slash = '\0';
-			if ((r = rt_mkdir_p(parent, 0755, err)) < 0)
+			if ((r = mkdir_p(parent, 0755, err)) < 0)
 				return r;
 		}
 		int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -687,7 +668,7 @@ static int child_setup(const struct spawn_config *cfg, struct error *err)
 	/* A missing working directory is created, as runc does for a
 	 * Dockerfile WORKDIR that no layer has. */
 	if (chdir(cwd) < 0) {
-		if (errno != ENOENT || (r = rt_mkdir_p(cwd, 0755, err)) < 0 || chdir(cwd) < 0)
+		if (errno != ENOENT || (r = mkdir_p(cwd, 0755, err)) < 0 || chdir(cwd) < 0)
 			return r < 0 ? r : error_set(err, errno, "chdir %s", cwd);
 	}
 

@@ -68,8 +68,4 @@ int spawn_split_command_line(const char *line, char ***argv, size_t *argc, struc
 int spawn_resolve_in_root(const char *root, const char *path, char *out, size_t len,
 			  struct error *err);
 
-/* mkdir -p: every component of path, each with mode; existing ones are
- * fine.  Used by the child (mount targets, cwd) and the agent (bundles). */
-int rt_mkdir_p(const char *path, mode_t mode, struct error *err);
-
 #endif
