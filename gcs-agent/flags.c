@@ -30,7 +30,7 @@ static const struct flag flags[] = {
 	F("use-inouterr", FLAG_BOOL, use_inouterr, "accepted; the bridge is always vsock"),
 	F("core-dump-location", FLAG_STRING, core_dump_location, "kernel core_pattern to set"),
 	F("initial-policy-stance", FLAG_STRING, initial_policy_stance, "allow (no deny)"),
-	F("root-mem-reserve-bytes", FLAG_U64, root_mem_reserve_bytes, "accepted, not used yet"),
+	F("root-mem-reserve-bytes", FLAG_U64, root_mem_reserve_bytes, "RAM kept out of the containers' reach: the pods cgroup's memory.max is the VM's RAM less this (0: no cap)"),
 	F("gcs-mem-limit-bytes", FLAG_U64, gcs_mem_limit_bytes, "accepted, not used yet"),
 	F("kmsgLogLevel", FLAG_U64, kmsg_log_level, "accepted, not used yet"),
 	F("h", FLAG_BOOL, help, "print this help"),

@@ -169,6 +169,7 @@ int main(int argc, char **argv)
 		/* Containers only for real: a test transport means a build
 		 * host, where the agent must not mount or spawn anything. */
 		.manage_system = power.for_real,
+		.pods_mem_reserve = f.root_mem_reserve_bytes,
 	};
 	if (f.bridge_fd >= 0) {
 		cfg.fd = f.bridge_fd;

@@ -145,6 +145,7 @@ int server_init(struct server *s, struct loop *l, const struct server_config *cf
 		struct runtime_config rc = {
 			.storage = s->storage,
 			.setup_cgroups = true,
+			.pods_mem_reserve = cfg->pods_mem_reserve,
 		};
 		r = runtime_enable(&s->rt, &rc, err);
 		if (r < 0)

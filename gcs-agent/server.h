@@ -29,6 +29,9 @@ struct server_config {
 	/* Let the runtime touch the system (containers, processes, mounts,
 	 * cgroups): the agent in the VM only, never a test on a build host. */
 	bool manage_system;
+	/* With manage_system: -root-mem-reserve-bytes (the pods cgroup gets
+	 * the VM's RAM less this). */
+	uint64_t pods_mem_reserve;
 };
 
 struct server {

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "lcow/cleanup.h"
+#include "log.h"
 
 uint64_t cgroup_shares_to_weight(uint64_t shares)
 {
@@ -96,7 +98,43 @@ static void enable_controllers(const char *subtree_control)
 		write_path(subtree_control, ctl[i], NULL);
 }
 
-int cgroup_setup_agent(struct error *err)
+bool cgroup_pods_limit(uint64_t total_ram, uint64_t reserve, uint64_t *limit)
+{
+	if (reserve >= total_ram)
+		return false;
+	*limit = total_ram - reserve;
+	return true;
+}
+
+/* A workload that takes all of the VM's memory must not take the agent's
+ * (and the host's bridge) with it: hcsshim's guest caps /pods the same
+ * way.  The OOM killer then picks inside /pods before the VM runs out. */
+static void cap_pods_memory(uint64_t reserve)
+{
+	struct sysinfo si;
+	uint64_t limit;
+	if (sysinfo(&si) < 0) {
+		log_warning("pods cgroup left without a memory cap", LOG_STR("error", strerror(errno)));
+		return;
+	}
+	uint64_t total = (uint64_t)si.totalram * (si.mem_unit ? si.mem_unit : 1);
+	if (!cgroup_pods_limit(total, reserve, &limit)) {
+		log_warning("pods cgroup left without a memory cap: the reserve is all of the RAM",
+			    LOG_U64("total_ram_bytes", total), LOG_U64("reserve_bytes", reserve));
+		return;
+	}
+	char v[32];
+	snprintf(v, sizeof(v), "%" PRIu64, limit);
+	struct error err = { 0 };
+	if (write_path(CGROUP_ROOT "/" CGROUP_PODS "/memory.max", v, &err) < 0) {
+		log_warning("pods cgroup left without a memory cap", LOG_ERR(&err));
+		return;
+	}
+	log_info("pods cgroup memory capped", LOG_U64("limit_bytes", limit),
+		 LOG_U64("total_ram_bytes", total), LOG_U64("reserve_bytes", reserve));
+}
+
+int cgroup_setup_agent(uint64_t pods_reserve, struct error *err)
 {
 	int r;
 	if (mkdir(CGROUP_ROOT "/" CGROUP_AGENT, 0755) < 0 && errno != EEXIST)
@@ -112,6 +150,8 @@ int cgroup_setup_agent(struct error *err)
 	if (mkdir(CGROUP_ROOT "/" CGROUP_PODS, 0755) < 0 && errno != EEXIST)
 		return error_set(err, errno, "mkdir %s", CGROUP_ROOT "/" CGROUP_PODS);
 	enable_controllers(CGROUP_ROOT "/" CGROUP_PODS "/cgroup.subtree_control");
+	if (pods_reserve)
+		cap_pods_memory(pods_reserve);
 	return 0;
 }
 

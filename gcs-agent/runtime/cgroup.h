@@ -47,9 +47,17 @@ int cgroup_swap_to_v2(int64_t swap, int64_t limit, int64_t *out, struct error *e
 /* The cpu.max line: "max 100000", "50000 100000". */
 void cgroup_cpu_max(bool has_quota, int64_t quota, uint64_t period, char *buf, size_t len);
 
+/* The pods cgroup's memory.max, as hcsshim's guest sets it: all of the
+ * VM's RAM but `reserve` bytes kept for the agent and the VM itself
+ * (-root-mem-reserve-bytes, 75 MiB by default).  False when the reserve
+ * leaves nothing (then no cap is set). */
+bool cgroup_pods_limit(uint64_t total_ram, uint64_t reserve, uint64_t *limit);
+
 /* Put the agent in CGROUP_AGENT with oom_score_adj -1000 and prepare the
- * pods cgroup (controllers enabled for its children). */
-int cgroup_setup_agent(struct error *err);
+ * pods cgroup: controllers enabled for its children, memory capped at the
+ * VM's RAM less pods_reserve (0: no cap).  A cap that cannot be set is
+ * logged, not fatal. */
+int cgroup_setup_agent(uint64_t pods_reserve, struct error *err);
 
 /* Create CGROUP_PODS/<name>; *dirfd is an O_PATH-free directory fd
  * (for CLONE_INTO_CGROUP and writes). */

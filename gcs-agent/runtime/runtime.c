@@ -138,7 +138,7 @@ int runtime_enable(struct runtime *rt, const struct runtime_config *cfg, struct 
 		close(fd);
 	}
 	if (cfg->setup_cgroups) {
-		int r = cgroup_setup_agent(err);
+		int r = cgroup_setup_agent(cfg->pods_mem_reserve, err);
 		if (r < 0) {
 			close(sys->self_pidns_fd);
 			free(sys);

@@ -100,6 +100,9 @@ struct runtime_config {
 	/* Put the agent in its own cgroup with oom_score_adj -1000 and
 	 * prepare the containers' parent cgroup. */
 	bool setup_cgroups;
+	/* With setup_cgroups: RAM kept out of the pods cgroup's reach
+	 * (-root-mem-reserve-bytes); 0: no cap. */
+	uint64_t pods_mem_reserve;
 };
 int runtime_enable(struct runtime *rt, const struct runtime_config *cfg, struct error *err);
 

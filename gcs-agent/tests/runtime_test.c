@@ -191,6 +191,22 @@ TEST(cgroup_shares_to_weight_follows_runc)
 	EXPECT_EQ(cgroup_blkio_to_io_weight(500), 4950);
 }
 
+TEST(cgroup_pods_limit_is_ram_less_the_reserve)
+{
+	uint64_t limit = 1;
+	/* hcsshim's default: 75 MiB kept back. */
+	ASSERT_TRUE(cgroup_pods_limit(512ull << 20, 75ull << 20, &limit));
+	EXPECT_EQ(limit, 437ull << 20);
+	ASSERT_TRUE(cgroup_pods_limit(1, 0, &limit));
+	EXPECT_EQ(limit, 1);
+	/* A reserve of all the RAM or more: no cap (hcsshim's unsigned
+	 * subtraction would wrap to an absurd limit). */
+	limit = 7;
+	EXPECT_FALSE(cgroup_pods_limit(75ull << 20, 75ull << 20, &limit));
+	EXPECT_FALSE(cgroup_pods_limit(64ull << 20, 75ull << 20, &limit));
+	EXPECT_EQ(limit, 7);
+}
+
 TEST(cgroup_swap_and_cpu_max)
 {
 	int64_t v;

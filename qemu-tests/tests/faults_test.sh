@@ -13,9 +13,11 @@
 #               killed): a writer that ignores SIGPIPE sees EPIPE, one that
 #               does not dies of SIGPIPE (141, read by a later wait)
 #   VM OOM      a utility-VM process and an unlimited container each take
-#               all of the VM's memory: the kernel kills them (137 to the
+#               all the memory they can: the kernel kills them (137 to the
 #               host), never the agent (same pid after), and the agent logs
-#               an OOM warning naming the cgroup
+#               an OOM warning naming the cgroup; the container meets the
+#               pods cgroup's cap (the VM's RAM less 75 MiB, as hcsshim's
+#               -root-mem-reserve-bytes) before the VM runs out
 #   shutdown    a container whose init and exec ignore SIGTERM survives
 #               ShutdownGraceful; ShutdownForced kills all of it (137,
 #               exit notification, empty cgroup)
@@ -91,7 +93,7 @@ wait_log() {
 	return 1
 }
 agent_pid() { in_vm /bin/sh -c 'pidof gcs' 2>/dev/null; }
-plan 48
+plan 50
 
 check "bridge negotiated" lcowctl wait-ready --timeout 300
 run "$work/layers.out" in_vm /bin/sh -c '
@@ -206,6 +208,10 @@ check_eq "the agent survived (same pid)" "$gcs_pid" "$(agent_pid)"
 wait_log 'OOM killer killed a process".*"cgroup":"/gcs"' || true
 check_log "the agent logged the OOM kill in its cgroup" "$glog" \
 	'"msg":"out of memory: the OOM killer killed a process".*"cgroup":"/gcs"'
+run "$work/pods-max.out" in_vm /bin/sh -c \
+	'echo $(($(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo) * 1024 - 75 * 1048576)) $(cat /sys/fs/cgroup/pods/memory.max)'
+check "the pods cgroup is capped at the VM's RAM less 75 MiB (hcsshim's default reserve)" \
+	awk '{ exit !($1 == $2 && $1 > 0) }' "$work/pods-max.out"
 run "$work/oom-c.out" lcowctl exec f1 -n -- awk "$hog"
 check_eq "a process of an unlimited container taking all memory: 137" 137 "$(rc "$work/oom-c.out")"
 check_eq "the agent survived again (same pid)" "$gcs_pid" "$(agent_pid)"
@@ -214,6 +220,9 @@ check_log "... and logged it for the pods cgroup" "$glog" \
 	'"msg":"out of memory: the OOM killer killed a process".*"cgroup":"/pods"'
 check_log "... and for the container" "$glog" \
 	'"msg":"the OOM killer killed a process of the container".*"container":"f1"'
+run "$work/pods-oom.out" in_vm sed -n 's/^oom \([0-9]*\)$/\1/p' /sys/fs/cgroup/pods/memory.events
+check "... stopped by the pods cgroup's cap (its memory.events counts an oom)" \
+	test "$(cat "$work/pods-oom.out")" -ge 1
 check "the agent still serves requests" lcowctl dump-stacks
 
 # ================= ShutdownGraceful ignored, ShutdownForced ===========
