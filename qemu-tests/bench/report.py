@@ -105,6 +105,7 @@ def write_report(r, d, optimisations):
     peer_ic = {n: s for n, s, _ in peers}
     if not ic and not wall:
         L.append("Not measured: the phases benchmark did not run or failed.")
+        L.append("")
     else:
         ph = res["phases"]
         L.append("One VM per run, booted as Hyper-V does (`%s`). Every milestone is a real "
