@@ -39,8 +39,10 @@ GUEST_BINS :=
 HOST_BINS :=
 UNIT_TESTS :=
 
-.PHONY: all guest host tests help
+.PHONY: all guest host tests help FORCE
 all: guest host tests
+# A prerequisite that is never up to date (copies that compare instead).
+FORCE:
 
 include common/build.mk
 # Every other component: <folder>/build.mk or <folder>/<sub>/build.mk.

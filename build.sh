@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # The one entry point: kernel, userland, images, tests.  ./build.sh help
 set -euo pipefail
+# Everything below is one compound command, read whole before it runs: bash
+# reads a script as it goes, so an edit to this file during a long build
+# (a git pull, an editor) would otherwise run half of the old and half of
+# the new text.
+{
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
@@ -99,20 +104,23 @@ image_files() {
 		/init="$B/guest/init/init" \
 		/bin/vsockexec="$B/guest/init/vsockexec" \
 		/bin/gcs="$B/guest/gcs-agent/gcs" \
-		/sbin/mke2fs="$B/guest/e2fsprogs/mke2fs" \
-		/sbin/e2fsck="$B/guest/e2fsprogs/e2fsck" \
-		/sbin/resize2fs="$B/guest/e2fsprogs/resize2fs" \
+		/sbin/e2fsprogs="$B/guest/e2fsprogs/e2fsprogs" \
 		/bin/remotefs="$B/guest/remotefs/remotefs"; do
 		[ -e "${f#*=}" ] && echo "$f:0755"
 	done
 	return 0
 }
 
-# Symbolic links in the image: DEST=TARGET pairs (mke2fs and e2fsck pick
-# the filesystem type from the name they are called by).
+# Symbolic links in the image: DEST=TARGET pairs.  /sbin/e2fsprogs runs the
+# program its name says (mke2fs and e2fsck then pick the filesystem type
+# from that name too).
 image_symlinks() {
-	[ -e "$B/guest/e2fsprogs/mke2fs" ] && echo /sbin/mkfs.ext4=mke2fs
-	[ -e "$B/guest/e2fsprogs/e2fsck" ] && echo /sbin/fsck.ext4=e2fsck
+	local p
+	if [ -e "$B/guest/e2fsprogs/e2fsprogs" ]; then
+		for p in mke2fs mkfs.ext4 e2fsck fsck.ext4 resize2fs; do
+			echo "/sbin/$p=e2fsprogs"
+		done
+	fi
 	return 0
 }
 
@@ -126,11 +134,13 @@ do_images() {
 	local args=()
 	while IFS= read -r f; do args+=(--file "$f"); done < <(image_files)
 	while IFS= read -r f; do args+=(--symlink "$f"); done < <(image_symlinks)
-	image/initrd/gen-list.sh "${args[@]}" --busybox /bin/busybox >"$B/initrd.list"
+	# Our busybox (image/initrd/busybox.config, static musl), not the host's.
+	image/initrd/gen-list.sh "${args[@]}" --busybox "$B/guest/busybox/busybox" >"$B/initrd.list"
 	# initrd.img and rootfs.vhd: one list, the same tree.
 	image/make-images.sh --bin "$BIN" --list "$B/initrd.list" --outdir "$stage"
 	cp "$B/kernel/kernel" "$B/kernel/vmlinux" "$stage/"
 	cp "$B/kernel/kernel.config" "$stage/kernel.config"
+	cp "$B/guest/busybox/busybox.config" "$stage/busybox.config"
 	scripts/manifest.sh "$stage" >"$stage/manifest.json"
 	rm -rf "$OUT/bootfiles.old"
 	[ -d "$BOOTFILES" ] && mv "$BOOTFILES" "$OUT/bootfiles.old"
@@ -148,7 +158,7 @@ summary() {
 		printf '  %-12s %8s\n' "$f" "$(human "$BOOTFILES/$f")"
 	done
 	echo "Guest binaries:"
-	for f in init/init init/vsockexec gcs-agent/gcs; do
+	for f in init/init init/vsockexec gcs-agent/gcs busybox/busybox; do
 		printf '  %-12s %8s\n' "$(basename "$f")" "$(human "$B/guest/$f")"
 	done
 	echo "Host tools in $BIN: $(ls "$BIN" 2>/dev/null | tr '\n' ' ')"
@@ -269,3 +279,5 @@ help | -h | --help) usage ;;
 	exit 2
 	;;
 esac
+exit
+}

@@ -13,7 +13,7 @@ PACKAGES=(
 	linux-libc-dev                # kernel uapi headers for musl builds
 	linux-source-6.1              # the kernel source
 	flex bison bc libelf-dev libssl-dev xz-utils  # kernel build
-	busybox-static                # the guest's userland tools
+	busybox-static                # tests: a static busybox for host-made test initrds and layers (the image's is built from source)
 	libarchive-dev libarchive-tools cpio  # initrd builder and its tests
 	liblz4-dev lz4                # the LZ4 (legacy frame) initrd and its tests
 	libext2fs-dev e2fsprogs       # ext4 images
@@ -27,8 +27,9 @@ PACKAGES=(
 	debootstrap                   # image-bench: a minbase Debian layer (built once, cached)
 	clang libclang-rt-14-dev      # libFuzzer targets (fuzz/, scripts/run-fuzz)
 )
-# Source packages fetched with `apt-get source` (need a deb-src entry).
-SOURCE_PACKAGES=(jansson e2fsprogs)
+# Source packages fetched with `apt-get source` (need a deb-src entry);
+# busybox's upstream tarball is bzip2 (bzip2 above).
+SOURCE_PACKAGES=(jansson e2fsprogs busybox)
 
 usage() {
 	echo "usage: $0 [--check]" >&2

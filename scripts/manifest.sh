@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Describe a boot files directory: every file with size and sha256, the
-# kernel version and config hash, the Debian packages that went in.
+# kernel version and config hash, busybox's version, Debian source and
+# config hash, the Debian packages that went in.
 #   scripts/manifest.sh DIR > DIR/manifest.json
 set -euo pipefail
 usage() { echo "usage: $0 BOOTFILES_DIR" >&2; exit 2; }
@@ -22,14 +23,28 @@ kver=$(sed -n 's/^# Linux\/[^ ]* \([^ ]*\) Kernel Configuration$/\1/p' "$dir/ker
 [ -n "$kver" ] || kver=unknown
 kcfg=$(sha256sum "$dir/kernel.config" 2>/dev/null | cut -d' ' -f1 || echo unknown)
 
-packages=$(for p in linux-source-6.1 busybox-static musl-tools gnu-efi libarchive-dev libext2fs-dev; do
+# busybox.config is headed by the build's "# key: value" provenance lines
+# (scripts/build-musl-deps.sh busybox).
+bbhead() { sed -n "s/^# $1: //p" "$dir/busybox.config" 2>/dev/null | head -1 || true; }
+bb_src=$(bbhead 'lcow-uvm busybox' | sed -n 's/^upstream \([^,]*\), Debian source \(.*\)$/\1 \2/p')
+bb_cfg=$(sha256sum "$dir/busybox.config" 2>/dev/null | cut -d' ' -f1 || true)
+busybox=$(jq -n --arg version "${bb_src%% *}" --arg debian "${bb_src#* }" \
+	--arg config "$bb_cfg" \
+	--arg fragment "$(bbhead 'fragment sha256')" --arg applets "$(bbhead applets)" \
+	--arg toolchain "$(bbhead toolchain)" \
+	'if $version == "" then null else {version:$version, debian_source:$debian,
+	  config_sha256:$config, fragment_sha256:$fragment,
+	  applets:($applets|tonumber? // null), toolchain:$toolchain} end')
+
+packages=$(for p in linux-source-6.1 musl-tools gnu-efi libarchive-dev libext2fs-dev; do
 	jq -n --arg n "$p" --arg v "$(pkgver "$p")" '{($n):$v}'
 done | jq -s 'add')
 sources=$(ls -d "${CACHE:-$(dirname "$0")/../out/cache}"/musl/*/ 2>/dev/null | xargs -r -n1 basename | jq -R . | jq -s .)
 
 jq -n --argjson files "$files" --arg kver "$kver" --arg kcfg "$kcfg" \
+	--argjson busybox "$busybox" \
 	--argjson packages "$packages" --argjson sources "$sources" \
 	--arg epoch "${SOURCE_DATE_EPOCH:-0}" \
-	'{files:$files, kernel:{version:$kver, config_sha256:$kcfg},
+	'{files:$files, kernel:{version:$kver, config_sha256:$kcfg}, busybox:$busybox,
 	  debian_packages:$packages, built_from_debian_source:$sources,
 	  source_date_epoch:($epoch|tonumber)}'

@@ -4,20 +4,38 @@
 #
 #   e2fsprogs: mke2fs, e2fsck, resize2fs -- the host formats scratch disks in
 #   the VM with `mkfs.ext4 -q -E lazy_itable_init=0,nodiscard -O ...`.
-#   Copied to $(B)/guest/e2fsprogs/ for the image (build.sh image_files).
+#   Linked into one multi-call binary (e2fsprogs/dispatch.c picks the
+#   program by argv[0]), copied to $(B)/guest/e2fsprogs/e2fsprogs for the
+#   image; build.sh links the program names to it.
 
 E2FSPROGS_VERSION := 1.47.0
-E2FSPROGS_DIR := $(CACHE)/musl/e2fsprogs-$(E2FSPROGS_VERSION)
-E2FSPROGS_PROGS := mke2fs e2fsck resize2fs
-E2FSPROGS_CACHED := $(E2FSPROGS_PROGS:%=$(E2FSPROGS_DIR)/sbin/%)
-E2FSPROGS_BINS := $(E2FSPROGS_PROGS:%=$(B)/guest/e2fsprogs/%)
+# The cache directory is keyed by the recipe as well as the version: a
+# changed build script or dispatcher builds anew instead of reusing a stale
+# binary (the dispatcher's unit test is not part of the recipe).
+E2FSPROGS_RECIPE := scripts/build-musl-deps.sh scripts/musl-kheaders.sh \
+	$(sort $(wildcard image/guest-tools/e2fsprogs/*.[ch]))
+E2FSPROGS_KEY := $(shell cat $(E2FSPROGS_RECIPE) | sha256sum | cut -c1-16)
+E2FSPROGS_DIR := $(CACHE)/musl/e2fsprogs-$(E2FSPROGS_VERSION)-k$(E2FSPROGS_KEY)
+E2FSPROGS_CACHED := $(E2FSPROGS_DIR)/sbin/e2fsprogs
+E2FSPROGS_BIN := $(B)/guest/e2fsprogs/e2fsprogs
 
-# One run of the script makes all three (grouped target).
-$(E2FSPROGS_CACHED) &:
+$(E2FSPROGS_CACHED):
 	@scripts/build-musl-deps.sh e2fsprogs $(E2FSPROGS_DIR)
 
-$(B)/guest/e2fsprogs/%: $(E2FSPROGS_DIR)/sbin/%
+# Compared, not dated: a key that changes back to an older cached build
+# must still replace the copy.
+$(E2FSPROGS_BIN): $(E2FSPROGS_CACHED) FORCE
 	@mkdir -p $(@D)
-	@cp -f $< $@
+	@cmp -s $< $@ || cp -f $< $@
 
-GUEST_BINS += $(E2FSPROGS_BINS)
+GUEST_BINS += $(E2FSPROGS_BIN)
+
+# The dispatcher on the host, with stand-ins for the three programs.
+E2FSPROGS_TEST := $(B_HOST)/tests/e2fsprogs/dispatch_test
+$(E2FSPROGS_TEST): $(B_HOST)/image/guest-tools/e2fsprogs/tests/dispatch_test.o \
+		$(B_HOST)/image/guest-tools/e2fsprogs/dispatch.o
+	@mkdir -p $(@D)
+	@echo "  LD [host]  $@"
+	@$(HOST_CC) $(HOST_LDFLAGS) -o $@ $^
+
+UNIT_TESTS += $(E2FSPROGS_TEST)

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The guest's e2fsprogs (static musl mke2fs, e2fsck, resize2fs) on real
+# The guest's e2fsprogs (static musl mke2fs, e2fsck, resize2fs: one
+# multi-call /sbin/e2fsprogs, the program names symlinks to it) on real
 # SCSI disks, in one VM booted in init's one-shot mode:
 #   LUN 0  formatted exactly as the Windows host formats scratch disks
 #          (mkfs.ext4 -q -E lazy_itable_init=0,nodiscard -O ^has_journal,
 #          sparse_super2,^resize_inode), checked, mounted by the guest
 #          kernel and written to;
 #   LUN 1  formatted at 32 MiB of its 128 MiB, then grown by resize2fs;
-#   LUN 2  a filesystem the host corrupted: e2fsck -fy repairs it.
+#   LUN 2  a filesystem the host corrupted: e2fsck -fy repairs it;
+#   LUN 3  formatted by the name mke2fs (no -t): ext2, where mkfs.ext4
+#          makes ext4 -- the name reaches the program.
+# Each name runs its own program (-V), an unknown name is refused.
 # The host then checks every disk with its own e2fsck/dumpe2fs/debugfs.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_bootfiles
@@ -18,15 +22,16 @@ done
 work=$(mktemp -d /tmp/lcow-e2fsprogs-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-plan 22
+names=(mke2fs mkfs.ext4 e2fsck fsck.ext4 resize2fs)
+plan 34
 
-# The image must carry the programs and the links the host calls.
+# The image must carry the program once and the links the host calls.
 # bsdtar reads the initrd whatever its compression (LZ4 legacy or gzip).
 bsdtar -tvf "$BOOTFILES/initrd.img" 2>/dev/null >"$work/initrd.txt"
-check_log "initrd has /sbin/mke2fs" "$work/initrd.txt" ' sbin/mke2fs$'
-check_log "initrd has /sbin/mkfs.ext4 -> mke2fs" "$work/initrd.txt" ' sbin/mkfs\.ext4 -> mke2fs$'
-check_log "initrd has /sbin/e2fsck and fsck.ext4 -> e2fsck" "$work/initrd.txt" ' sbin/fsck\.ext4 -> e2fsck$'
-check_log "initrd has /sbin/resize2fs" "$work/initrd.txt" ' sbin/resize2fs$'
+check_log "initrd has /sbin/e2fsprogs, a regular executable" "$work/initrd.txt" '^-rwx.* sbin/e2fsprogs$'
+for n in "${names[@]}"; do
+	check_log "initrd has /sbin/$n -> e2fsprogs" "$work/initrd.txt" " sbin/${n//./\\.} -> e2fsprogs\$"
+done
 
 scratch=$work/scratch.img
 grow=$work/grow.img
@@ -34,6 +39,8 @@ broken=$work/broken.img
 truncate -s 256M "$scratch"
 truncate -s 128M "$grow"
 truncate -s 64M "$broken"
+plain=$work/plain.img
+truncate -s 16M "$plain"
 
 # LUN 2: a file, then its inode marked free in the bitmap -- e2fsck must
 # find "inode bitmap differences" (host e2fsck -n exits 4 before the guest
@@ -54,7 +61,15 @@ mkfs_host_opts='-q -E lazy_itable_init=0,nodiscard -O ^has_journal,sparse_super2
 # shellcheck disable=SC2016 # expanded by the guest's shell
 steps=(
 	'dev() { echo /dev/$(ls /sys/bus/scsi/devices/0:0:0:$1/block); }'
-	'a=$(dev 0)' 'b=$(dev 1)' 'c=$(dev 2)'
+	'a=$(dev 0)' 'b=$(dev 1)' 'c=$(dev 2)' 'd=$(dev 3)'
+	# The first line of -V (resize2fs: of any output) names the program.
+	# Full paths: Debian's busybox sh runs its own mke2fs applet for a bare
+	# `mke2fs` (standalone shell), never /sbin/mke2fs.
+	'for p in mke2fs mkfs.ext4 e2fsck fsck.ext4 resize2fs; do echo V_$p=$(/sbin/$p -V 2>&1 | head -n1); done'
+	'echo V_MULTI=$(/sbin/e2fsprogs fsck.ext4 -V 2>&1 | head -n1)'
+	'ln -s /sbin/e2fsprogs /mkfs.xfs && /mkfs.xfs $d >/unknown.txt 2>&1; echo UNKNOWN=$?'
+	'grep -q unknown.program..mkfs.xfs.*mke2fs,.mkfs.ext4,.e2fsck,.fsck.ext4,.resize2fs /unknown.txt; echo UNKNOWN_MSG=$?'
+	'/sbin/mke2fs -q -F $d' 'echo MKE2FS=$?'
 	"mkfs.ext4 $mkfs_host_opts \$a" 'echo MKFS=$?'
 	'e2fsck -fn $a >/dev/null 2>&1' 'echo FSCK=$?'
 	'mkdir -p /mnt/a && mount -t ext4 $a /mnt/a && echo written-by-the-guest >/mnt/a/hello && umount /mnt/a'
@@ -68,7 +83,7 @@ script=$(printf '%s; ' "${steps[@]}")
 
 drives=()
 lun=0
-for d in "$scratch" "$grow" "$broken"; do
+for d in "$scratch" "$grow" "$broken" "$plain"; do
 	drives+=(--qemu-arg -drive --qemu-arg "file=$d,format=raw,if=none,id=d$lun"
 		--qemu-arg -device --qemu-arg "scsi-hd,drive=d$lun,channel=0,scsi-id=0,lun=$lun")
 	lun=$((lun + 1))
@@ -83,6 +98,15 @@ rc=$?
 set -e
 sed -i 's/\r$//' "$log" 2>/dev/null || true
 check_eq "VM ran the program and powered off (run-vm exit 0)" 0 "$rc"
+
+# One binary, five names: each runs its own program.
+for n in "${names[@]}"; do
+	case "$n" in mke2fs | mkfs.ext4) p=mke2fs ;; e2fsck | fsck.ext4) p=e2fsck ;; *) p=$n ;; esac
+	check_log "guest: $n runs $p" "$log" "^V_${n//./\\.}=$p 1\\.[0-9]+"
+done
+check_log "guest: 'e2fsprogs fsck.ext4 -V' runs e2fsck" "$log" '^V_MULTI=e2fsck 1\.[0-9]+'
+check_log "guest: an unknown name (mkfs.xfs) exits 2" "$log" '^UNKNOWN=2$'
+check_log "guest: ... saying so and naming the known programs" "$log" '^UNKNOWN_MSG=0$'
 check_log "guest: mkfs.ext4 with the host's options succeeds" "$log" '^MKFS=0$'
 check_log "guest: its own e2fsck -fn accepts the new filesystem" "$log" '^FSCK=0$'
 check_log "guest: the kernel mounts it and a file is written" "$log" '^MOUNT=0$'
@@ -118,5 +142,11 @@ check "host: e2fsck -fn accepts the grown filesystem" e2fsck -fn "$grow"
 check_log "guest: e2fsck -fy repaired the corruption (exit 1)" "$log" '^REPAIR=1$'
 check_log "guest: e2fsck -fn is clean afterwards" "$log" '^RECHECK=0$'
 check "host: e2fsck -fn accepts the repaired filesystem" e2fsck -fn "$broken"
+
+# LUN 3: mke2fs by that name picks ext2, as mkfs.ext4 picked ext4 above.
+check_log "guest: mke2fs (no -t) succeeds" "$log" '^MKE2FS=0$'
+plain_features=$(dumpe2fs -h "$plain" 2>/dev/null | sed -n 's/^Filesystem features: *//p')
+check "mke2fs made ext2: filetype, no extent, no has_journal" \
+	bash -c "grep -qw filetype <<<'$plain_features' && ! grep -qwE 'extent|has_journal' <<<'$plain_features'"
 
 done_testing
