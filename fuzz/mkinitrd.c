@@ -23,19 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define FUZZ_NAME "mkinitrd"
+#include "target.h"
 #include "mkinitrd.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "fuzz mkinitrd: invariant failed: %s (%s:%d)\n", \
-				#cond, __FILE__, __LINE__);                              \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
 
 static char src_dir[] = "/tmp/lcow-fuzz-mkinitrd.XXXXXX";
 static int src_fd = -1;

@@ -23,13 +23,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FUZZ_NAME "oci"
+#include "target.h"
 #include "runtime/caps.h"
 #include "runtime/devcg.h"
 #include "runtime/oci.h"
 #include "runtime/seccomp.h"
 #include "runtime/user.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n"
 			     "daemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n"
@@ -40,15 +41,6 @@ static const char group[] = "root:x:0:\n"
 			    "wheel:x:10:root,app\n"
 			    "app:x:1000:\n"
 			    "audio:x:29:app,daemon,app\n";
-
-#define CHECK(cond)                                                                 \
-	do {                                                                        \
-		if (!(cond)) {                                                      \
-			fprintf(stderr, "fuzz oci: invariant failed: %s (%s:%d)\n", \
-				#cond, __FILE__, __LINE__);                         \
-			abort();                                                    \
-		}                                                                   \
-	} while (0)
 
 /* The kernel's checks on a seccomp classic BPF program (bpf_check_classic
  * plus seccomp_check_filter): the loads it allows, jumps inside the

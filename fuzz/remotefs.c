@@ -20,20 +20,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#define FUZZ_NAME "remotefs"
+#include "target.h"
 #include "tar.h"
 #include "taropts.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "fuzz remotefs: invariant failed: %s (%s:%d)\n", \
-				#cond, __FILE__, __LINE__);                              \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
 
 #define DATA_MAX (256u << 10)
 

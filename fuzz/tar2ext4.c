@@ -20,19 +20,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#define FUZZ_NAME "tar2ext4"
+#include "target.h"
 #include "tar2ext4.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "fuzz tar2ext4: invariant failed: %s (%s:%d)\n", \
-				#cond, __FILE__, __LINE__);                              \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
 
 static int in_fd = -1, out_fd = -1;
 static char out_path[64];

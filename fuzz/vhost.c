@@ -28,21 +28,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define FUZZ_NAME "vhost"
+#include "target.h"
 #include "log.h"
 #include "vhost_user.h"
 #include "vsockd.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "fuzz vhost: invariant failed: %s (%s:%d)\n", \
-				#cond, __FILE__, __LINE__);                           \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
 
 #define MEM_SIZE (64u << 10)
 #define MAX_KICKS 16
@@ -56,20 +46,9 @@ static void cleanup(void)
 	rmdir(dir);
 }
 
-/* lcow-vsockd sends with MSG_NOSIGNAL everywhere: a SIGPIPE is a finding,
- * and abort() makes libFuzzer keep the input. */
-static void on_sigpipe(int sig)
-{
-	(void)sig;
-	static const char msg[] = "fuzz vhost: SIGPIPE: a socket write without MSG_NOSIGNAL\n";
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		abort();
-	abort();
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	signal(SIGPIPE, on_sigpipe);
+	fuzz_abort_on_sigpipe();
 	(void)argc;
 	(void)argv;
 	/* FUZZ_VHOST_LOG=1 shows the daemon's log (to see what an input does). */

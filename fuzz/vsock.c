@@ -34,23 +34,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#define FUZZ_NAME "vsock"
+#include "target.h"
 #include "evloop.h"
 #include "log.h"
 #include "vring.h"
 #include "vsock.h"
 #include "vsock_dev.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "fuzz vsock: invariant failed: %s (%s:%d)\n", \
-				#cond, __FILE__, __LINE__);                           \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
 
 #define HDR 24
 #define REGION 0x2000u
@@ -78,20 +68,9 @@ static void cleanup(void)
 	rmdir(dir);
 }
 
-/* lcow-vsockd sends with MSG_NOSIGNAL everywhere: a SIGPIPE is a finding,
- * and abort() makes libFuzzer keep the input. */
-static void on_sigpipe(int sig)
-{
-	(void)sig;
-	static const char msg[] = "fuzz vsock: SIGPIPE: a socket write without MSG_NOSIGNAL\n";
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		abort();
-	abort();
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	signal(SIGPIPE, on_sigpipe);
+	fuzz_abort_on_sigpipe();
 	(void)argc;
 	(void)argv;
 	struct error err = { 0 };

@@ -293,6 +293,20 @@ static int sync_ns(struct net_ns *ns, struct error *err)
 	return 0;
 }
 
+/* The adapter's interface in the VM's namespace, looked up on a netlink
+ * socket of its own: 0 and *out (when not NULL); -ENODEV: not (yet). */
+static int find_link(const struct net_adapter *a, struct nl_link *out, struct error *err)
+{
+	struct nl root;
+	struct nl_link link;
+	int r = nl_open(&root, err);
+	if (r < 0)
+		return r;
+	r = resolve(&root, a, out ? out : &link, err);
+	nl_close(&root);
+	return r;
+}
+
 int network_add_adapter(struct network *net, const struct net_adapter *a, struct error *err)
 {
 	struct net_ns *ns = get_ns(net, a->namespace_id, err);
@@ -304,13 +318,8 @@ int network_add_adapter(struct network *net, const struct net_adapter *a, struct
 			return error_setx(err, EEXIST, "adapter with id: '%s' already present in namespace",
 					  a->id);
 	/* hcsshim resolves the interface when the adapter is added. */
-	struct nl root;
 	struct nl_link link;
-	int r = nl_open(&root, err);
-	if (r < 0)
-		return r;
-	r = resolve(&root, a, &link, err);
-	nl_close(&root);
+	int r = find_link(a, &link, err);
 	if (r < 0)
 		return r;
 	struct net_nic *nic = calloc(1, sizeof(*nic));
@@ -381,24 +390,11 @@ int network_modify(struct network *net, bool add, const json_t *settings, struct
 	return network_remove_adapter(net, a.namespace_id, a.id, err);
 }
 
-/* 0: the adapter's interface is there; -ENODEV: not (yet). */
-static int present(const struct net_adapter *a, struct error *err)
-{
-	struct nl root;
-	struct nl_link link;
-	int r = nl_open(&root, err);
-	if (r < 0)
-		return r;
-	r = resolve(&root, a, &link, err);
-	nl_close(&root);
-	return r;
-}
-
 static void on_wait(struct loop_timer *t)
 {
 	struct network_op *op = t->data;
 	struct error err = { 0 };
-	int r = present(&op->a, &err);
+	int r = find_link(&op->a, NULL, &err);
 	if (r == -ENODEV && ++op->steps < WAIT_STEPS) {
 		if (loop_timer_arm(&op->timer, WAIT_STEP_MS, &err) == 0)
 			return;
@@ -424,7 +420,7 @@ int network_modify_async(struct network *net, bool add, const json_t *settings,
 		return r;
 	if (!add)
 		return network_remove_adapter(net, a.namespace_id, a.id, err);
-	r = present(&a, err);
+	r = find_link(&a, NULL, err);
 	if (r != -ENODEV || !net->loop)
 		return r < 0 ? r : network_add_adapter(net, &a, err);
 	error_clear(err);

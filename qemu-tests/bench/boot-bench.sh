@@ -58,16 +58,9 @@ stock_kernel() {
 	echo "$k"
 }
 
-# The machine definition is part of the benchmark; it is stated in the
-# report.  SeaBIOS + -kernel (no OVMF): the firmware does not matter to the
-# kernel start -> /init phase and OVMF under icount is slow to emulate.
-MACHINE="q35,sata=off,smbus=off,vmport=off,hpet=off"
-MACHINE_GLOBAL="ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off"
-machine_desc="qemu-system-x86_64 -machine $MACHINE -global $MACHINE_GLOBAL -accel tcg -cpu max -m 256 -icount shift=0,sleep=off, SeaBIOS -kernel; command line: 8250_core.nr_uarts=1 console=ttyS0,115200 panic=-1 nr_cpus=1 brd.rd_nr=0 pmtmr=0 [noapictimer] -- /bin/true"
-
-# The Windows host's command line (boot-image.md) with a debug console, as
-# scripts/run-vm builds it; init runs /bin/true and powers off.
-CMDLINE="8250_core.nr_uarts=1 console=ttyS0,115200 panic=-1 nr_cpus=1 brd.rd_nr=0 pmtmr=0"
+# The machine and command line (kernel-phase.sh) are stated in the report.
+. "$ROOT/qemu-tests/bench/kernel-phase.sh"
+machine_desc="qemu-system-x86_64 ${KP_QEMU_ARGS[*]} -m 256, SeaBIOS -kernel; command line: $KP_CMDLINE [noapictimer] -- /bin/true"
 # Each kernel boots twice per run: as is, and with `noapictimer`, the
 # stand-in for what Hyper-V gives and TCG cannot.  Under TCG the kernel must
 # calibrate the local APIC timer (100 ms of polling against the TSC, then
@@ -77,26 +70,15 @@ CMDLINE="8250_core.nr_uarts=1 console=ttyS0,115200 panic=-1 nr_cpus=1 brd.rd_nr=
 HYPERV_LIKE="noapictimer"
 
 # boot_once KERNEL LOG [ARGS] -> prints "<icount seconds to /init> <wall seconds>
-# <the same on the TSC clock>".  The last: the printk time of /init less the
-# offset "sched_clock: Marking stable" logs (printk = raw sched_clock, the
-# TSC counted from tsc_early_init, + that offset; before it the printk clock
-# follows early timekeeping, which under TCG runs ahead of the TSC).
+# <the same on the TSC clock>" (null where the console lacks it).
 boot_once() {
-	local kernel=$1 log=$2 args=${3:-} t0 t1
+	local kernel=$1 log=$2 args=${3:-} t0 t1 ti tt
 	t0=$(date +%s.%N)
-	timeout 600 qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
-		-machine "$MACHINE" -global "$MACHINE_GLOBAL" -accel tcg -cpu max -icount shift=0,sleep=off -m 256 \
-		-kernel "$kernel" -initrd "$BOOTFILES/initrd.img" \
-		-append "$CMDLINE${args:+ $args} -- /bin/true" \
-		-serial "file:$log" >/dev/null 2>&1 || true
+	kp_boot "$kernel" "$BOOTFILES/initrd.img" 256 "$log" 600 "$args"
 	t1=$(date +%s.%N)
-	local ti
-	ti=$(sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' "$log" | head -1)
-	[ -n "$ti" ] || ti=null
-	local off tt=null
-	off=$(sed -n 's/^\[ *[0-9.]*\] sched_clock: Marking stable ([-0-9]*, [-0-9]*)->([-0-9]*, \([-0-9]*\)).*/\1/p' "$log" | head -1)
-	[ "$ti" = null ] || [ -z "$off" ] || tt=$(awk -v t="$ti" -v o="$off" 'BEGIN { printf "%.6f", t - o / 1e9 }')
-	echo "$ti $(echo "$t1 - $t0" | bc) $tt"
+	ti=$(kp_init_printk "$log")
+	tt=$(kp_init_tsc "$log")
+	echo "${ti:-null} $(echo "$t1 - $t0" | bc) ${tt:-null}"
 }
 
 stats() { # numbers on stdin -> JSON {median,min,max,spread,n}

@@ -62,25 +62,17 @@ trap 'rm -rf "$work"' EXIT
 [ -n "$log" ] || log=$work/console.log
 [ "$initcalls" = 0 ] || append="$append initcall_debug ignore_loglevel"
 
-cmdline="8250_core.nr_uarts=1 console=ttyS0,115200 panic=-1 nr_cpus=1 brd.rd_nr=0 pmtmr=0$append -- /bin/true"
-timeout 900 qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
-	-machine q35,sata=off,smbus=off,vmport=off,hpet=off \
-	-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off -accel tcg -cpu max \
-	-icount shift=0,sleep=off -m "$mem" -kernel "$kernel" -initrd "$initrd" \
-	-append "$cmdline" -serial "file:$log" >/dev/null 2>&1 || true
-sed -i 's/\r$//' "$log"
+. "$ROOT/qemu-tests/bench/kernel-phase.sh"
+kp_boot "$kernel" "$initrd" "$mem" "$log" 900 "${append# }"
 
-echo "command line: $cmdline"
-t=$(sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' "$log" | head -1)
+echo "command line: $KP_CMDLINE$append -- /bin/true"
+t=$(kp_init_printk "$log")
 if [ -n "$t" ]; then
 	echo "kernel start -> /init: $t s (icount, printk clock)"
-	# The same on the TSC clock, as boot-bench.sh: printk time less the
-	# offset "sched_clock: Marking stable" logs.  Before that point the
-	# printk clock follows early timekeeping, which under TCG can run ahead
-	# of the TSC (by ~250 ms with an HPET present), so the gaps below are on
-	# the printk clock and may be stretched early in the boot.
-	off=$(sed -n 's/^\[ *[0-9.]*\] sched_clock: Marking stable ([-0-9]*, [-0-9]*)->([-0-9]*, \([-0-9]*\)).*/\1/p' "$log" | head -1)
-	[ -z "$off" ] || echo "kernel start -> /init: $(awk -v t="$t" -v o="$off" 'BEGIN { printf "%.6f", t - o / 1e9 }') s (icount, TSC clock)"
+	# The same on the TSC clock, as boot-bench.sh (kernel-phase.sh).  The
+	# gaps below are on the printk clock, which may run ahead early on.
+	tt=$(kp_init_tsc "$log")
+	[ -z "$tt" ] || echo "kernel start -> /init: $tt s (icount, TSC clock)"
 else
 	echo "kernel start -> /init: no 'Run /init' line (see ${log})"
 fi

@@ -34,6 +34,7 @@ set -euo pipefail
 
 PROG=phases-bench
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/qemu-tests/bench/kernel-phase.sh"
 OUT=${OUT:-$ROOT/out}
 BIN=${BIN:-$OUT/bin}
 BOOTFILES=${BOOTFILES:-$OUT/bootfiles}
@@ -207,11 +208,11 @@ analyse() {
 	# The refined calibration when there is one: the clocks use it from then on.
 	mhz=$(sed -n 's/^\[ *[0-9.]*\] tsc: Refined TSC clocksource calibration: \([0-9.]*\) MHz.*/\1/p' "$con" | head -1)
 	[ -n "$mhz" ] || mhz=$(sed -n 's/^\[ *[0-9.]*\] tsc: Detected \([0-9.]*\) MHz.*/\1/p' "$con" | head -1)
-	init=$(sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' "$con" | head -1)
+	init=$(kp_init_printk "$con")
 	# The printk clock = raw sched_clock (TSC since tsc_early_init) + this
 	# offset from the late initcall that marks sched_clock stable on.
 	local sc_off
-	sc_off=$(sed -n 's/^\[ *[0-9.]*\] sched_clock: Marking stable ([-0-9]*, [-0-9]*)->([-0-9]*, \([-0-9]*\)).*/\1/p' "$con" | head -1)
+	sc_off=$(kp_sched_clock_offset "$con")
 	[ -n "$sc_off" ] || sc_off=null
 	[ -n "$tsc" ] || die "$tag: no lcow.loader_tsc= on the kernel command line (console: $con)"
 	[ -n "$mhz" ] || die "$tag: the kernel did not log its TSC frequency"

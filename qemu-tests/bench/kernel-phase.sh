@@ -1,0 +1,48 @@
+# Sourced by boot-bench.sh and boot-profile.sh (phases-bench.sh uses the
+# clock helpers): the kernel-phase harness and how its console is read.
+#
+# The machine is part of the benchmark and stated in every report: the lean
+# q35 of qemu-harness.md without an HPET (Hyper-V has none) or ACPI PCI
+# hot-plug methods, TCG under `-icount shift=0,sleep=off`, SeaBIOS `-kernel`
+# (the firmware is not in the kernel start -> /init phase, and OVMF under
+# icount is slow to emulate).  The command line is the Windows host's
+# (boot-image.md) with a debug console, as scripts/run-vm builds it.
+KP_QEMU_ARGS=(-nodefaults -no-user-config -display none -no-reboot
+	-machine q35,sata=off,smbus=off,vmport=off,hpet=off
+	-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
+	-accel tcg -cpu max -icount shift=0,sleep=off)
+KP_CMDLINE="8250_core.nr_uarts=1 console=ttyS0,115200 panic=-1 nr_cpus=1 brd.rd_nr=0 pmtmr=0"
+
+# kp_boot KERNEL INITRD MEM_MB LOG TIMEOUT_S [ARGS]: one boot, init runs
+# /bin/true and powers off; the console (CRs removed) in LOG.
+kp_boot() {
+	local kernel=$1 initrd=$2 mem=$3 log=$4 limit=$5 args=${6:-}
+	timeout "$limit" qemu-system-x86_64 "${KP_QEMU_ARGS[@]}" -m "$mem" \
+		-kernel "$kernel" -initrd "$initrd" -append "$KP_CMDLINE${args:+ $args} -- /bin/true" \
+		-serial "file:$log" >/dev/null 2>&1 || true
+	sed -i 's/\r$//' "$log"
+}
+
+# kp_init_printk LOG: the printk time (s) of "Run /init as init process".
+kp_init_printk() {
+	sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' "$1" | head -1
+}
+
+# kp_sched_clock_offset LOG: the offset (ns) "sched_clock: Marking stable"
+# logs.  printk time = raw sched_clock (the TSC counted from tsc_early_init)
+# + this offset; before that late initcall the printk clock follows early
+# timekeeping, which under TCG runs ahead of the TSC (by up to ~250 ms with
+# an HPET present).
+kp_sched_clock_offset() {
+	sed -n 's/^\[ *[0-9.]*\] sched_clock: Marking stable ([-0-9]*, [-0-9]*)->([-0-9]*, \([-0-9]*\)).*/\1/p' "$1" | head -1
+}
+
+# kp_init_tsc LOG: kernel start -> /init (s) on the TSC clock; empty when
+# the console lacks either line.
+kp_init_tsc() {
+	local t off
+	t=$(kp_init_printk "$1")
+	off=$(kp_sched_clock_offset "$1")
+	[ -n "$t" ] && [ -n "$off" ] || return 0
+	awk -v t="$t" -v o="$off" 'BEGIN { printf "%.6f", t - o / 1e9 }'
+}
