@@ -61,15 +61,33 @@ help:
 $(MUSL_KHEADERS)/.stamp: scripts/musl-kheaders.sh
 	@scripts/musl-kheaders.sh $(MUSL_KHEADERS)
 
-$(B)/guest/%.o: %.c $(MUSL_KHEADERS)/.stamp
+# An object is also rebuilt when its compiler command changes (a flag in a
+# build.mk, SANITIZE, an -I or -D for one folder), not only when a source or
+# header does: <obj>.cmd holds the command it was built with and is
+# rewritten only when that differs, so its date moves only then (kbuild's
+# if_changed, in small).  It is a prerequisite of the object, so the
+# object's target- and pattern-specific EXTRA_CFLAGS apply to it as well.
+GUEST_CC_CMD = $(GUEST_CC) $(GUEST_CFLAGS) $(EXTRA_CFLAGS)
+HOST_CC_CMD = $(HOST_CC) $(HOST_CFLAGS) $(EXTRA_CFLAGS)
+quote = '$(subst ','\'',$(1))'
+# $(call update-cmd,COMMAND): write COMMAND to $@ unless it is there already.
+update-cmd = mkdir -p $(@D) && printf '%s\n' $(call quote,$(1)) >$@.tmp && \
+	{ cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@; }
+.PRECIOUS: $(B)/guest/%.o.cmd $(B_HOST)/%.o.cmd
+$(B)/guest/%.o.cmd: FORCE
+	@$(call update-cmd,$(GUEST_CC_CMD))
+$(B_HOST)/%.o.cmd: FORCE
+	@$(call update-cmd,$(HOST_CC_CMD))
+
+$(B)/guest/%.o: %.c $(B)/guest/%.o.cmd $(MUSL_KHEADERS)/.stamp
 	@mkdir -p $(@D)
 	@echo "  CC [guest] $<"
-	@$(GUEST_CC) $(GUEST_CFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
+	@$(GUEST_CC_CMD) -MMD -MP -c $< -o $@
 
-$(B_HOST)/%.o: %.c
+$(B_HOST)/%.o: %.c $(B_HOST)/%.o.cmd
 	@mkdir -p $(@D)
 	@echo "  CC [host]  $<"
-	@$(HOST_CC) $(HOST_CFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
+	@$(HOST_CC_CMD) -MMD -MP -c $< -o $@
 
 $(OUT)/bin/%:
 	@mkdir -p $(@D)
