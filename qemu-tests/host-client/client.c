@@ -675,12 +675,30 @@ CMD(cmd_properties)
 	int r = do_request(g, MSG_GET_PROPERTIES, body, false, &resp);
 	if (r)
 		return r;
-	/* Properties is a JSON document in a string: show it decoded. */
+	/* Properties is a JSON document in a string: show it decoded.  Its
+	 * metrics carry uint64 values (2^64-1 for "max") that jansson's
+	 * int64 cannot hold, so the document is checked (integers read as
+	 * reals) and then printed as the guest sent it, not re-encoded. */
 	const char *text = json_string_value(json_object_get(resp, "Properties"));
-	json_t *props = text ? json_loads(text, 0, NULL) : NULL;
-	if (props)
-		json_object_set_new(resp, "Properties", props);
-	return client_print_response(resp);
+	JSON_AUTO *check = text ? json_loads(text, JSON_DECODE_INT_AS_REAL, NULL) : NULL;
+	if (!json_is_object(check))
+		return client_print_response(resp);
+	_cleanup_free_ char *props = strdup(text);
+	JSON_AUTO *rest = json_deep_copy(resp);
+	if (!props || !rest || json_object_del(rest, "Properties") < 0)
+		return client_print_response(resp);
+	_cleanup_free_ char *head = json_dumps(rest, JSON_COMPACT);
+	size_t hlen = head ? strlen(head) : 0;
+	if (hlen < 2)
+		return client_print_response(resp);
+	/* One line per response: valid JSON has no raw line breaks inside
+	 * strings, so any outside them are only whitespace. */
+	for (char *p = props; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	printf("%.*s%s\"Properties\":%s}\n", (int)(hlen - 1), head, hlen > 2 ? "," : "", props);
+	fflush(stdout);
+	return client_result_exit(resp);
 }
 
 CMD(cmd_modify)

@@ -39,11 +39,10 @@ remove_container() {
 		lcowctl modify "$UVM" --type CombinedLayers --request Remove --settings \
 			"{\"ContainerRootPath\":\"/run/gcs/c/$id/rootfs\"}" >/dev/null
 }
-# props ID [TYPE...]: the Properties document.  lcowctl's JSON library
-# cannot decode the uint64 "max" values (2^64-1) and leaves the text as a
-# string then; jq reads it either way.
+# props ID [TYPE...]: the Properties document (lcowctl prints it as the
+# guest sent it, uint64 "max" values included).
 props() {
-	lcowctl properties "$@" | jq '.Properties | if type == "string" then fromjson else . end'
+	lcowctl properties "$@" | jq '.Properties'
 }
 # pids_of ID: the container's ProcessList.
 pids_of() { props "$1" ProcessList | jq -r '.ProcessList[].ProcessId'; }

@@ -44,7 +44,7 @@ vm_start_host "$work/vm" "$work/run-vm.log" --serial "$work/console.log" --mem 7
 	--nic "$MAC0,hostfwd=$HPORT_FWD:8080,guestfwd=9000:$HPORT_SRV" --nic "$MAC1" \
 	--timeout 1200
 props() {
-	lcowctl properties "$@" | jq '.Properties | if type == "string" then fromjson else . end'
+	lcowctl properties "$@" | jq '.Properties'
 }
 pids_of() { props "$1" ProcessList | jq -r '.ProcessList[].ProcessId'; }
 

@@ -480,8 +480,16 @@ static json_t *handle_request(struct conn *c, uint32_t type, uint64_t id, json_t
 				json_array_append_new(
 				    list, json_pack("{s:i}", "ProcessId", (int)procs[i].pid));
 		json_t *props = json_pack("{s:o}", "ProcessList", list);
-		char *text = json_dumps(props, JSON_COMPACT);
+		char *list_text = json_dumps(props, JSON_COMPACT);
 		json_decref(props);
+		/* Like the agent's: a uint64 "max" that no int64 carries. */
+		char *text = NULL;
+		if (list_text && asprintf(&text,
+					  "%.*s,\"LCOWMetrics\":{\"memory\":{\"usage\":"
+					  "{\"limit\":18446744073709551615}}}}",
+					  (int)strlen(list_text) - 1, list_text) < 0)
+			text = NULL;
+		free(list_text);
 		json_t *r =
 		    response(req, 0, NULL, json_pack("{s:s}", "Properties", text ? text : "{}"));
 		free(text);

@@ -221,9 +221,11 @@ t_properties() {
 	local out
 	out=$(ctl properties c1) && fields GetProperties 0x10100901 ActivityId,ContainerId,Query &&
 		[ "$(last_req GetProperties | jq -c '.Body.Query | fromjson')" = '{"PropertyTypes":["ProcessList","Statistics"]}' ] &&
-		jq -e --argjson p "$pid" '.Properties.ProcessList | map(.ProcessId) | index($p)' <<<"$out"
+		jq -e --argjson p "$pid" '.Properties.ProcessList | map(.ProcessId) | index($p)' <<<"$out" &&
+		grep -q '"limit":18446744073709551615}' <<<"$out" && [ "$(wc -l <<<"$out")" = 1 ] &&
+		jq -e '.Result == 0' <<<"$out" >/dev/null
 }
-check "properties: GetProperties with Query as JSON in a string (Properties decoded)" t_properties
+check "properties: GetProperties with Query as JSON in a string (Properties decoded, uint64 exact)" t_properties
 
 # wait in the background, then signal: the wait answers 128+15.
 ctl wait c1 "$pid" >"$T/wait.out" 2>&1 &
