@@ -19,7 +19,7 @@ FUZZ_CFLAGS := $(filter-out -Werror,$(COMMON_CFLAGS)) -g -O1 -fno-omit-frame-poi
 	-fsanitize=fuzzer-no-link
 FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer
 
-FUZZ_TARGETS := bridge oci tar2ext4 mkinitrd vsock vhost remotefs
+FUZZ_TARGETS := bridge oci kmsg tar2ext4 vhd mkinitrd vsock vhost remotefs
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_B)/%)
 
 .PHONY: fuzz gcs-agent-fuzz
@@ -43,10 +43,11 @@ FUZZ_GCS_OBJS := $(FUZZ_GCS_SRCS:%.c=$(FUZZ_OBJ)/%.o)
 FUZZ_GCS_GEN := $(B)/gen/gcs-agent
 $(FUZZ_OBJ)/gcs-agent/runtime/seccomp.o: $(FUZZ_GCS_GEN)/syscalls_x86_64.inc
 $(FUZZ_OBJ)/gcs-agent/%.o: FUZZ_EXTRA += -Igcs-agent -I$(FUZZ_GCS_GEN)
-$(FUZZ_OBJ)/fuzz/bridge.o $(FUZZ_OBJ)/fuzz/oci.o: FUZZ_EXTRA += -Igcs-agent -I$(FUZZ_GCS_GEN)
+$(FUZZ_OBJ)/fuzz/bridge.o $(FUZZ_OBJ)/fuzz/oci.o $(FUZZ_OBJ)/fuzz/kmsg.o: \
+	FUZZ_EXTRA += -Igcs-agent -I$(FUZZ_GCS_GEN)
 $(FUZZ_OBJ)/fuzz/%.o: FUZZ_EXTRA += $(WERROR)
 
-$(FUZZ_B)/bridge $(FUZZ_B)/oci: $(FUZZ_B)/%: $(FUZZ_OBJ)/fuzz/%.o $(FUZZ_GCS_OBJS) $(FUZZ_COMMON_OBJS)
+$(FUZZ_B)/bridge $(FUZZ_B)/oci $(FUZZ_B)/kmsg: $(FUZZ_B)/%: $(FUZZ_OBJ)/fuzz/%.o $(FUZZ_GCS_OBJS) $(FUZZ_COMMON_OBJS)
 	@mkdir -p $(@D)
 	@echo "  LD [fuzz]  $@"
 	@$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ -ljansson
@@ -62,6 +63,15 @@ $(FUZZ_B)/tar2ext4: $(FUZZ_OBJ)/fuzz/tar2ext4.o $(FUZZ_T2E_OBJS) $(FUZZ_COMMON_O
 	@mkdir -p $(@D)
 	@echo "  LD [fuzz]  $@"
 	@$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ -larchive -lext2fs -lcom_err
+
+# --- vhd: the VHD footer and fixed-disk reader ---
+$(FUZZ_OBJ)/fuzz/vhd.o: FUZZ_EXTRA += -Iimage/disk
+
+$(FUZZ_B)/vhd: $(FUZZ_OBJ)/fuzz/vhd.o $(FUZZ_OBJ)/image/disk/vhd.o $(FUZZ_OBJ)/image/disk/diskutil.o \
+		$(FUZZ_COMMON_OBJS)
+	@mkdir -p $(@D)
+	@echo "  LD [fuzz]  $@"
+	@$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ -lext2fs -lcom_err
 
 # --- mkinitrd: list parser and archive writer ---
 FUZZ_MKINITRD_OBJS := $(FUZZ_OBJ)/image/mkinitrd-spec.o $(FUZZ_OBJ)/image/mkinitrd-write.o

@@ -228,6 +228,39 @@ add("oci", "mount-options", js({"root": {"path": "/r"}, "mounts": [
                  "nosymfollow", "tmpcopyup", "rro"]},
     {"destination": "relative", "options": [""]}]}))
 
+# --- kmsg ----------------------------------------------------------------------
+add("kmsg", "oom", b"3,1042,53210456,-,caller=T17;Out of memory: Killed process 312 (awk)\n"
+    b" SUBSYSTEM=memory\n DEVICE=+memory:x\n")
+add("kmsg", "user-cont", b"12,7,100,c;  hello \n")
+add("kmsg", "empty-msg", b"6,0,0,-;")
+add("kmsg", "escaped", b"4,9,99,-;bad byte \\x1b here\n")
+add("kmsg", "no-semicolon", b"3,1,2,-")
+add("kmsg", "huge-seq", b"3,99999999999999999999,2,-;m")
+
+
+# --- vhd -----------------------------------------------------------------------
+def vhd_footer(size, disk_type=2, data_offset=0xFFFFFFFFFFFFFFFF, version=0x00010000):
+    f = bytearray(512)
+    f[0:8] = b"conectix"
+    struct.pack_into(">IIQI", f, 8, 2, version, data_offset, 0x2e5f3c00)
+    f[28:32] = b"lcow"
+    struct.pack_into(">I", f, 32, 0x00010000)
+    f[36:40] = b"Wi2k"
+    struct.pack_into(">QQHBBI", f, 40, size, size, 1024, 16, 63, disk_type)
+    f[68:84] = bytes(range(16))
+    struct.pack_into(">I", f, 64, (~sum(f)) & 0xFFFFFFFF)
+    return bytes(f)
+
+
+add("vhd", "fixed-1k", b"\x00" + bytes(1024) + vhd_footer(1024))
+add("vhd", "fixed-empty", b"\x00" + vhd_footer(0))
+add("vhd", "dynamic", b"\x00" + vhd_footer(0, disk_type=3, data_offset=512))
+add("vhd", "size-mismatch", b"\x00" + bytes(512) + vhd_footer(4096))
+add("vhd", "fix-checksum", b"\x01" + vhd_footer(512, version=0x00020000)[:64] + bytes(4)
+    + vhd_footer(512)[68:])
+add("vhd", "short", b"\x00conectix")
+
+
 # --- mkinitrd ------------------------------------------------------------------
 LIST = """# the initrd's shape
 dir /dev 0755 0 0

@@ -29,7 +29,8 @@ GCS_LIB_SRCS := \
 	$(sort $(wildcard gcs-agent/runtime/*.c)) \
 	$(sort $(wildcard gcs-agent/storage/*.c)) \
 	$(sort $(wildcard gcs-agent/network/*.c)) \
-	$(sort $(wildcard gcs-agent/timesync/*.c))
+	$(sort $(wildcard gcs-agent/timesync/*.c)) \
+	$(sort $(wildcard gcs-agent/kmsg/*.c))
 
 # The seccomp compiler's system call table, from the kernel's uapi header
 # (the same headers the guest is built with).

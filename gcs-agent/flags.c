@@ -31,8 +31,8 @@ static const struct flag flags[] = {
 	F("core-dump-location", FLAG_STRING, core_dump_location, "kernel core_pattern to set"),
 	F("initial-policy-stance", FLAG_STRING, initial_policy_stance, "allow (no deny)"),
 	F("root-mem-reserve-bytes", FLAG_U64, root_mem_reserve_bytes, "RAM kept out of the containers' reach: the pods cgroup's memory.max is the VM's RAM less this (0: no cap)"),
-	F("gcs-mem-limit-bytes", FLAG_U64, gcs_mem_limit_bytes, "accepted, not used yet"),
-	F("kmsgLogLevel", FLAG_U64, kmsg_log_level, "accepted, not used yet"),
+	F("gcs-mem-limit-bytes", FLAG_U64, gcs_mem_limit_bytes, "warn when the agent's cgroup (the agent and the utility VM's own processes) uses more memory than this; nothing is limited (0: no watch)"),
+	F("kmsgLogLevel", FLAG_U64, kmsg_log_level, "forward kernel log records of this priority or more urgent (0 emerg .. 7 debug; default 4, warning) to the agent's log"),
 	F("h", FLAG_BOOL, help, "print this help"),
 	F("help", FLAG_BOOL, help, "print this help"),
 	/* hidden, for tests */

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "loop.h"
 #include "server.h"
+#include "kmsg/kmsg.h"
 #include "timesync/timesync.h"
 
 struct signals {
@@ -170,6 +171,7 @@ int main(int argc, char **argv)
 		 * host, where the agent must not mount or spawn anything. */
 		.manage_system = power.for_real,
 		.pods_mem_reserve = f.root_mem_reserve_bytes,
+		.agent_mem_threshold = f.gcs_mem_limit_bytes,
 	};
 	if (f.bridge_fd >= 0) {
 		cfg.fd = f.bridge_fd;
@@ -186,6 +188,15 @@ int main(int argc, char **argv)
 	if ((r = server_init(&srv, &loop, &cfg, &err)) < 0) {
 		log_error("startup failed", LOG_ERR(&err));
 		return 1;
+	}
+
+	/* The kernel's log into the agent's, as hcsshim's gcs does. */
+	struct kmsg_reader kmsg = { .fd = -1 };
+	if (power.for_real) {
+		unsigned level = f.kmsg_log_level > 7 ? 7 : (unsigned)f.kmsg_log_level;
+		if (kmsg_start(&kmsg, &loop, "/dev/kmsg", level, &err) < 0)
+			log_warning("the kernel log is not forwarded", LOG_ERR(&err));
+		error_clear(&err);
 	}
 
 	/* hcsshim's gcs starts chronyd on the hyperv PTP clock here. */
@@ -205,6 +216,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		log_error("event loop failed", LOG_ERR(&err));
 	timesync_stop(&ts);
+	kmsg_stop(&kmsg);
 	server_fini(&srv);
 	loop_remove(&sig.src);
 	close(sig.fd);

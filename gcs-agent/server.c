@@ -146,6 +146,7 @@ int server_init(struct server *s, struct loop *l, const struct server_config *cf
 			.storage = s->storage,
 			.setup_cgroups = true,
 			.pods_mem_reserve = cfg->pods_mem_reserve,
+			.agent_mem_threshold = cfg->agent_mem_threshold,
 		};
 		r = runtime_enable(&s->rt, &rc, err);
 		if (r < 0)

@@ -32,6 +32,8 @@ struct server_config {
 	/* With manage_system: -root-mem-reserve-bytes (the pods cgroup gets
 	 * the VM's RAM less this). */
 	uint64_t pods_mem_reserve;
+	/* With manage_system: -gcs-mem-limit-bytes (warn above it). */
+	uint64_t agent_mem_threshold;
 };
 
 struct server {

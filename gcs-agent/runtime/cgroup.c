@@ -106,6 +106,19 @@ bool cgroup_pods_limit(uint64_t total_ram, uint64_t reserve, uint64_t *limit)
 	return true;
 }
 
+bool cgroup_threshold_crossed(struct cgroup_threshold *t, uint64_t current)
+{
+	if (!t->threshold || current <= t->threshold) {
+		t->above = false;
+		return false;
+	}
+	if (t->above)
+		return false;
+	t->above = true;
+	t->crossings++;
+	return true;
+}
+
 /* A workload that takes all of the VM's memory must not take the agent's
  * (and the host's bridge) with it: hcsshim's guest caps /pods the same
  * way.  The OOM killer then picks inside /pods before the VM runs out. */

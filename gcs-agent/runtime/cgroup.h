@@ -53,6 +53,19 @@ void cgroup_cpu_max(bool has_quota, int64_t quota, uint64_t period, char *buf, s
  * leaves nothing (then no cap is set). */
 bool cgroup_pods_limit(uint64_t total_ram, uint64_t reserve, uint64_t *limit);
 
+/* The agent's memory threshold (-gcs-mem-limit-bytes, 50 MiB by default):
+ * hcsshim's guest registers a threshold event on its /gcs cgroup and logs
+ * a warning each time usage passes it; nothing is limited.  Fed the
+ * cgroup's memory.current at each look, cgroup_threshold_crossed says
+ * whether this look crossed it upwards (once per crossing: usage must fall
+ * back to or below the threshold before the next one counts). */
+struct cgroup_threshold {
+	uint64_t threshold;		/* 0: never crossed */
+	bool above;
+	uint64_t crossings;
+};
+bool cgroup_threshold_crossed(struct cgroup_threshold *t, uint64_t current);
+
 /* Put the agent in CGROUP_AGENT with oom_score_adj -1000 and prepare the
  * pods cgroup: controllers enabled for its children, memory capped at the
  * VM's RAM less pods_reserve (0: no cap).  A cap that cannot be set is

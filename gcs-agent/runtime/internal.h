@@ -32,6 +32,16 @@ struct oom_watch {
 	const char *cgroup;
 };
 
+/* oomwatch.c: the agent cgroup's memory.current against
+ * -gcs-mem-limit-bytes, looked at every MEM_WATCH_PERIOD_MS (cgroup v2 has
+ * no threshold event that does not throttle: memory.high would). */
+#define MEM_WATCH_PERIOD_MS 1000
+struct mem_watch {
+	struct loop_timer timer;
+	int fd;				/* memory.current; -1: not watched */
+	struct cgroup_threshold t;
+};
+
 struct runtime_system {
 	stdio_dialer_fn dialer;
 	struct storage *storage;
@@ -39,6 +49,7 @@ struct runtime_system {
 	int last_cap;
 	struct layer_mount *layers;
 	struct oom_watch oom[OOM_WATCHES];
+	struct mem_watch mem;
 	struct network *net;		/* network adapters and their namespaces */
 };
 
@@ -81,6 +92,9 @@ struct proc_impl {
  * cgroup_setup_agent). */
 void oom_watch_start(struct runtime *rt);
 void oom_watch_stop(struct runtime_system *sys);
+/* ... and warn when the agent's cgroup passes threshold bytes (0: off). */
+void mem_watch_start(struct runtime *rt, uint64_t threshold);
+void mem_watch_stop(struct runtime_system *sys);
 
 /* container.c */
 int container_create(struct runtime *rt, const char *id, const char *activity_id,

@@ -9,6 +9,11 @@
  * running out of memory, counts in "oom_kill".  The victim's exit status
  * (137) still reaches the host through WaitForProcess and the container's
  * exit notification; this is the line that says why.
+ *
+ * Also the agent's own threshold (-gcs-mem-limit-bytes): hcsshim's guest
+ * warns when its /gcs cgroup's usage passes it.  cgroup v2 marks no file
+ * for that without memory.high (which throttles), so memory.current is
+ * read once a second, as hcsshim does on v2.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,4 +100,78 @@ void oom_watch_stop(struct runtime_system *sys)
 		close(w->fd);
 		w->fd = -1;
 	}
+}
+
+/* The agent's memory threshold.  hcsshim's guest on cgroup v2 reads
+ * /gcs's memory.current every second; so does this, on the loop. */
+static int read_u64(int fd, uint64_t *v)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = '\0';
+	char *end;
+	errno = 0;
+	*v = strtoull(buf, &end, 10);
+	return errno || end == buf ? -EIO : 0;
+}
+
+static void on_mem_tick(struct loop_timer *timer)
+{
+	struct mem_watch *m = timer->data;
+	uint64_t current = 0;
+	if (read_u64(m->fd, &current) == 0 && cgroup_threshold_crossed(&m->t, current)) {
+		/* What the memory is: memory.stat's main lines. */
+		char stat[2048] = "";
+		int sfd = open(CGROUP_ROOT "/" CGROUP_AGENT "/memory.stat", O_RDONLY | O_CLOEXEC);
+		if (sfd >= 0) {
+			ssize_t n = read(sfd, stat, sizeof(stat) - 1);
+			stat[n > 0 ? n : 0] = '\0';
+			close(sfd);
+		}
+		log_warning("memory usage for cgroup exceeded threshold",
+			    LOG_STR("cgroup", "/" CGROUP_AGENT), LOG_U64("threshold_bytes", m->t.threshold),
+			    LOG_U64("current_bytes", current), LOG_U64("count", m->t.crossings),
+			    LOG_U64("anon_bytes", event_count(stat, "anon")),
+			    LOG_U64("file_bytes", event_count(stat, "file")),
+			    LOG_U64("kernel_bytes", event_count(stat, "kernel")));
+	}
+	struct error err = { 0 };
+	if (loop_timer_arm(timer, MEM_WATCH_PERIOD_MS, &err) < 0)
+		log_warning("the agent's memory threshold is no longer watched", LOG_ERR(&err));
+}
+
+void mem_watch_start(struct runtime *rt, uint64_t threshold)
+{
+	struct mem_watch *m = &rt->sys->mem;
+	if (!threshold || !rt->loop)
+		return;
+	struct error err = { 0 };
+	const char *path = CGROUP_ROOT "/" CGROUP_AGENT "/memory.current";
+	m->t = (struct cgroup_threshold){ .threshold = threshold };
+	m->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (m->fd < 0) {
+		log_warning("the agent's memory threshold will not be watched", LOG_STR("file", path),
+			    LOG_STR("error", strerror(errno)));
+		return;
+	}
+	if (loop_timer_init(rt->loop, &m->timer, on_mem_tick, m, &err) < 0) {
+		log_warning("the agent's memory threshold will not be watched", LOG_ERR(&err));
+		close(m->fd);
+		m->fd = -1;
+		return;
+	}
+	if (loop_timer_arm(&m->timer, MEM_WATCH_PERIOD_MS, &err) < 0)
+		log_warning("the agent's memory threshold will not be watched", LOG_ERR(&err));
+}
+
+void mem_watch_stop(struct runtime_system *sys)
+{
+	struct mem_watch *m = &sys->mem;
+	if (m->fd < 0)
+		return;
+	loop_timer_fini(&m->timer);
+	close(m->fd);
+	m->fd = -1;
 }

@@ -101,6 +101,7 @@ void runtime_fini(struct runtime *rt)
 		layers_fini(rt->sys);
 		network_free(rt->sys->net);
 		oom_watch_stop(rt->sys);
+		mem_watch_stop(rt->sys);
 		if (rt->sys->self_pidns_fd >= 0)
 			close(rt->sys->self_pidns_fd);
 		free(rt->sys);
@@ -123,6 +124,7 @@ int runtime_enable(struct runtime *rt, const struct runtime_config *cfg, struct 
 	sys->last_cap = 40;
 	for (int i = 0; i < OOM_WATCHES; i++)
 		sys->oom[i].fd = -1;
+	sys->mem.fd = -1;
 	/* To return to after forking into a container's pid namespace. */
 	sys->self_pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	if (sys->self_pidns_fd < 0) {
@@ -150,8 +152,10 @@ int runtime_enable(struct runtime *rt, const struct runtime_config *cfg, struct 
 	if (network_new(rt->loop, &sys->net, &nerr) < 0)
 		log_warning("container networking is not available", LOG_ERR(&nerr));
 	rt->sys = sys;
-	if (cfg->setup_cgroups)
+	if (cfg->setup_cgroups) {
 		oom_watch_start(rt);
+		mem_watch_start(rt, cfg->agent_mem_threshold);
+	}
 	return 0;
 }
 

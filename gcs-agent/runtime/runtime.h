@@ -103,6 +103,9 @@ struct runtime_config {
 	/* With setup_cgroups: RAM kept out of the pods cgroup's reach
 	 * (-root-mem-reserve-bytes); 0: no cap. */
 	uint64_t pods_mem_reserve;
+	/* With setup_cgroups: warn when the agent's cgroup uses more than
+	 * this (-gcs-mem-limit-bytes); 0: no watch. */
+	uint64_t agent_mem_threshold;
 };
 int runtime_enable(struct runtime *rt, const struct runtime_config *cfg, struct error *err);
 

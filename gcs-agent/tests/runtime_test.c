@@ -207,6 +207,26 @@ TEST(cgroup_pods_limit_is_ram_less_the_reserve)
 	EXPECT_EQ(limit, 7);
 }
 
+TEST(cgroup_threshold_counts_each_upward_crossing_once)
+{
+	struct cgroup_threshold t = { .threshold = 50ull << 20 };
+	EXPECT_FALSE(cgroup_threshold_crossed(&t, 10ull << 20));
+	EXPECT_FALSE(cgroup_threshold_crossed(&t, 50ull << 20)); /* at it: not past */
+	EXPECT_TRUE(cgroup_threshold_crossed(&t, (50ull << 20) + 1));
+	/* Still above, even growing: the same crossing. */
+	EXPECT_FALSE(cgroup_threshold_crossed(&t, 60ull << 20));
+	EXPECT_FALSE(cgroup_threshold_crossed(&t, 90ull << 20));
+	EXPECT_EQ(t.crossings, 1);
+	/* Back down, then up again: a second one. */
+	EXPECT_FALSE(cgroup_threshold_crossed(&t, 40ull << 20));
+	EXPECT_TRUE(cgroup_threshold_crossed(&t, 70ull << 20));
+	EXPECT_EQ(t.crossings, 2);
+	/* Threshold 0: the watch is off, nothing ever crosses. */
+	struct cgroup_threshold off = { 0 };
+	EXPECT_FALSE(cgroup_threshold_crossed(&off, UINT64_MAX));
+	EXPECT_EQ(off.crossings, 0);
+}
+
 TEST(cgroup_swap_and_cpu_max)
 {
 	int64_t v;

@@ -15,12 +15,15 @@
 #   VM OOM      a utility-VM process and an unlimited container each take
 #               all the memory they can: the kernel kills them (137 to the
 #               host), never the agent (same pid after), and the agent logs
-#               an OOM warning naming the cgroup; the container meets the
+#               an OOM warning naming the cgroup (and, before, that its
+#               cgroup passed -gcs-mem-limit-bytes); the container meets the
 #               pods cgroup's cap (the VM's RAM less 75 MiB, as hcsshim's
 #               -root-mem-reserve-bytes) before the VM runs out
 #   shutdown    a container whose init and exec ignore SIGTERM survives
 #               ShutdownGraceful; ShutdownForced kills all of it (137,
 #               exit notification, empty cgroup)
+#   kmsg        kernel log records at warning or more urgent reach the
+#               agent's log (hcsshim's -kmsgLogLevel), less urgent do not
 #   disk full   a 32 MiB SCSI scratch filled from the container: ENOSPC
 #               to the writer, the agent answers, the container is deleted
 #               and the disk removed cleanly, and e2fsck -fn of the disk on
@@ -65,7 +68,7 @@ remove_container() {
 }
 pids_of() {
 	lcowctl properties "$1" ProcessList |
-		jq -r '.Properties | if type == "string" then fromjson else . end | .ProcessList[].ProcessId'
+		jq -r '.Properties | .ProcessList[].ProcessId'
 }
 # pid_by_cmd ID WORD: the VM pid of ID's process whose command line has WORD.
 pid_by_cmd() {
@@ -108,6 +111,15 @@ echo layers-ready'
 check_log "busybox layers built in the VM" "$work/layers.out" '^layers-ready$'
 gcs_pid=$(agent_pid)
 check "the agent's pid is known" test -n "$gcs_pid"
+
+# The kernel's log reaches the agent's at -kmsgLogLevel (4, warning) and
+# more urgent, as hcsshim's gcs forwards it; less urgent records do not.
+check "records written to /dev/kmsg" in_vm /bin/sh -c \
+	'echo "<3>lcow-kmsg-test err" >/dev/kmsg && echo "<6>lcow-kmsg-test info" >/dev/kmsg'
+wait_log '"message":"lcow-kmsg-test err"' || true
+check_log "a kernel log record at Err is forwarded (kmsg read)" "$glog" \
+	'"msg":"kmsg read","uptime_ns":[0-9]+,"priority":"Err","facility":1,"seq":[0-9]+,"timesincebootmicro":[0-9]+,"flags":"-","message":"lcow-kmsg-test err"'
+check "... one at Info is not" bash -c "! grep -q 'lcow-kmsg-test info' '$glog'"
 
 # ================= the bridge dropped with requests in flight ==========
 check "container f1 created" new_container f1 /run/gcs/c/f1/scratch
@@ -208,6 +220,10 @@ check_eq "the agent survived (same pid)" "$gcs_pid" "$(agent_pid)"
 wait_log 'OOM killer killed a process".*"cgroup":"/gcs"' || true
 check_log "the agent logged the OOM kill in its cgroup" "$glog" \
 	'"msg":"out of memory: the OOM killer killed a process".*"cgroup":"/gcs"'
+# On its way there the agent's cgroup passed -gcs-mem-limit-bytes (50 MiB
+# by default, hcsshim's): a warning, nothing limited.
+check_log "the agent warned that its cgroup passed its 50 MiB threshold" "$glog" \
+	'"msg":"memory usage for cgroup exceeded threshold".*"cgroup":"/gcs".*"threshold_bytes":52428800,"current_bytes":[0-9]{8,}'
 run "$work/pods-max.out" in_vm /bin/sh -c \
 	'echo $(($(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo) * 1024 - 75 * 1048576)) $(cat /sys/fs/cgroup/pods/memory.max)'
 check "the pods cgroup is capped at the VM's RAM less 75 MiB (hcsshim's default reserve)" \
