@@ -87,5 +87,18 @@ UNIT_TESTS += $(GCS_TEST_BINS)
 # Keep the test objects make would otherwise delete as intermediates.
 .SECONDARY: $(GCS_TESTS:%=$(B_HOST)/gcs-agent/tests/%.o)
 
+# The modules' own tests: gcs-agent/<module>/tests/<module>_test.c, linked
+# with the whole agent library (storage/build.mk has its own, narrower).
+GCS_MODULE_TESTS := network timesync kmsg
+GCS_MODULE_TEST_BINS := $(GCS_MODULE_TESTS:%=$(B_HOST)/tests/gcs-agent/%_test)
+$(foreach m,$(GCS_MODULE_TESTS),$(eval $(B_HOST)/tests/gcs-agent/$(m)_test: \
+	$(B_HOST)/gcs-agent/$(m)/tests/$(m)_test.o))
+$(GCS_MODULE_TEST_BINS): $(GCS_HOST_OBJS) $(COMMON_HOST_OBJS)
+	@mkdir -p $(@D)
+	@echo "  LD [host]  $@"
+	@$(HOST_CC) $(HOST_LDFLAGS) -o $@ $^ -ljansson
+UNIT_TESTS += $(GCS_MODULE_TEST_BINS)
+.SECONDARY: $(foreach m,$(GCS_MODULE_TESTS),$(B_HOST)/gcs-agent/$(m)/tests/$(m)_test.o)
+
 # libFuzzer: fuzz/build.mk builds the bridge target (fuzz/bridge.c, on
 # fuzz.c) with the other fuzz targets; `make gcs-agent-fuzz` still names it.
