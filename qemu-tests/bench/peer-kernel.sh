@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Build a peer kernel for the boot benchmark from the same source as ours
-# (Debian's linux-source-6.1): today the one peer is `make defconfig`, the
-# upstream x86_64 default configuration.  Built once into
-# $CACHE/bench/peer-<flavour>-<key>/ where key = sha256 over the source
-# identity, the compiler, the linker and the recipe; published atomically.
+# (Debian's linux-source-6.1).  Flavours:
+#   defconfig    `make defconfig`, the upstream x86_64 default configuration;
+#   firecracker  an upstream microVM guest configuration the operator supplies
+#                as FIRECRACKER_CONFIG=FILE (Firecracker publishes one per
+#                kernel series: resources/guest_configs/
+#                microvm-kernel-ci-x86_64-6.1.config in its repository), taken
+#                as is and completed by `make olddefconfig` for this source.
+#                The file is never copied into the project; only its hash is
+#                in the key and its origin in the cached result.
+# Built once into $CACHE/bench/peer-<flavour>-<key>/ where key = sha256 over
+# the source identity, the compiler, the linker and the recipe (firecracker:
+# plus -<first 12 hex of the config's sha256>); published atomically.
 # make runs under `nice -n 19`: it takes 20-40 minutes on two loaded cores.
 #   qemu-tests/bench/peer-kernel.sh [--check] [FLAVOUR]
 # Prints the path of the published bzImage on stdout.  --check only looks in
@@ -24,9 +32,12 @@ usage() {
 	cat >&2 <<EOF
 usage: $0 [--check] [FLAVOUR]
 
-FLAVOUR: defconfig (default) -- \`make defconfig\` of the kernel source.
+FLAVOUR: defconfig (default) -- \`make defconfig\` of the kernel source;
+         firecracker -- the guest config in \$FIRECRACKER_CONFIG, as is.
   --check   do not build: print the cached bzImage path (exit 0) or exit 3
-Environment: KERNEL_SRC (tarball; default $KERNEL_SRC), CACHE, JOBS.
+            (firecracker without FIRECRACKER_CONFIG: the newest cached one)
+Environment: KERNEL_SRC (tarball; default $KERNEL_SRC), CACHE, JOBS,
+  FIRECRACKER_CONFIG (firecracker only).
 EOF
 	exit 2
 }
@@ -43,9 +54,19 @@ while [ $# -gt 0 ]; do
 	*) flavour=$1; shift ;;
 	esac
 done
+fc_config=${FIRECRACKER_CONFIG:-}
 case $flavour in
 defconfig) ;;
-*) die "unknown flavour '$flavour' (known: defconfig)" ;;
+firecracker)
+	if [ -n "$fc_config" ]; then
+		[ -r "$fc_config" ] || die "FIRECRACKER_CONFIG=$fc_config: cannot read it"
+		grep -q '^CONFIG_X86_64=y' "$fc_config" ||
+			die "FIRECRACKER_CONFIG=$fc_config is not an x86_64 kernel config"
+	elif [ "$check" -eq 0 ]; then
+		die "the firecracker flavour needs FIRECRACKER_CONFIG=FILE (Firecracker's resources/guest_configs/microvm-kernel-ci-x86_64-6.1.config)"
+	fi
+	;;
+*) die "unknown flavour '$flavour' (known: defconfig, firecracker)" ;;
 esac
 [ -f "$KERNEL_SRC" ] || die "kernel source $KERNEL_SRC not found (apt-get install linux-source-6.1)"
 mkdir -p "$CACHE/bench"
@@ -61,6 +82,16 @@ key=$( {
 	ld --version 2>/dev/null | head -n1 || true
 } | sha256sum | cut -c1-16)
 result=$CACHE/bench/peer-$flavour-$key
+if [ "$flavour" = firecracker ]; then
+	if [ -z "$fc_config" ]; then
+		# --check without the file: the newest build from any config.
+		newest=$(ls -td "$result"-*/version 2>/dev/null | head -n1 || true)
+		[ -n "$newest" ] || exit 3
+		echo "$(dirname "$newest")/kernel"
+		exit 0
+	fi
+	result=$result-$(sha256sum "$fc_config" | cut -c1-12)
+fi
 
 if [ -f "$result/version" ]; then
 	echo "$result/kernel"
@@ -126,8 +157,19 @@ export KBUILD_BUILD_TIMESTAMP
 
 t0=$SECONDS
 say "configuring $flavour (log: $log)"
-LC_ALL=C nice -n 19 make -C "$tree" O="$obj" ARCH="$ARCH" "$flavour" >>"$log" 2>&1 ||
-	die "make $flavour failed (log: $log)"
+case $flavour in
+defconfig)
+	LC_ALL=C nice -n 19 make -C "$tree" O="$obj" ARCH="$ARCH" defconfig >>"$log" 2>&1 ||
+		die "make defconfig failed (log: $log)"
+	;;
+firecracker)
+	# Taken as published; olddefconfig only answers the symbols this
+	# source has and the file's kernel lacked (both are 6.1).
+	cp "$fc_config" "$obj/.config"
+	LC_ALL=C nice -n 19 make -C "$tree" O="$obj" ARCH="$ARCH" olddefconfig >>"$log" 2>&1 ||
+		die "make olddefconfig failed (log: $log)"
+	;;
+esac
 say "building bzImage with $JOBS jobs under nice -n 19 (20-40 min on a loaded machine)"
 LC_ALL=C setsid nice -n 19 make -C "$tree" O="$obj" ARCH="$ARCH" -j"$JOBS" bzImage \
 	>>"$log" 2>&1 </dev/null &
@@ -145,6 +187,10 @@ cp "$obj/arch/x86/boot/bzImage" "$stage_dir/kernel"
 stat -c %s "$obj/vmlinux" >"$stage_dir/vmlinux.size"
 strip --strip-all -o "$stage_dir/vmlinux" "$obj/vmlinux"
 cp "$obj/.config" "$stage_dir/config"
+if [ "$flavour" = firecracker ]; then
+	printf 'FIRECRACKER_CONFIG=%s\nsha256 %s\n' "$(realpath "$fc_config")" \
+		"$(sha256sum "$fc_config" | cut -c1-64)" >"$stage_dir/origin"
+fi
 (cd "$tree" && LC_ALL=C make -s O="$obj" ARCH="$ARCH" kernelrelease) >"$stage_dir/version"
 chmod 0755 "$stage_dir"
 mv -T "$stage_dir" "$result" 2>/dev/null || rm -rf "$stage_dir"

@@ -92,7 +92,7 @@ cat >"$work/rep/results.json" <<'EOF'
      "lcow":{"version":"6.1.0","kernel_bytes":3600000,"kernel_to_init_icount_s":{"n":3,"median":0.2,"min":0.19,"max":0.21,"spread":0.02},"boot_wall_s":{"n":3,"median":5,"min":5,"max":5}},
      "debian-cloud":{"version":"6.1.0-cloud","kernel_bytes":8000000,"kernel_to_init_icount_s":{"n":3,"median":0.9,"min":0.9,"max":0.9,"spread":0},"boot_wall_s":{"n":3,"median":9,"min":9,"max":9},
        "times_lcow":4.5,"hyperv_like":{"kernel_to_init_tsc_icount_s":{"n":3,"median":0.7,"min":0.7,"max":0.7,"spread":0},"times_lcow":12.25}}},
-   "peers_not_run":{"defconfig":"skipped: not cached","firecracker-guest-config":"not built: offline"}},
+   "peers_not_run":{"defconfig":"skipped: not cached","firecracker":"skipped: not cached"}},
   "phases":{"machine":"run-vm --boot esp","how":{"init":"printk"},
    "footprint":{"after_boot":{"mem_total_kb":480000,"mem_available_kb":450000,"mem_used_kb":30000,"agent_vmrss_kb":900,"agent_vmhwm_kb":950,"init_vmrss_kb":100},
                 "sizes_bytes":{"kernel":3600000,"initrd.img":1900000}},
