@@ -35,6 +35,13 @@ GUEST_CFLAGS := $(COMMON_CFLAGS) -Os -isystem $(MUSL_KHEADERS) \
 	-ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables
 GUEST_LDFLAGS := -static -s -Wl,--gc-sections
 
+# $(call musl-key,FILES): the cache key of a dependency built with musl
+# (scripts/build-musl-deps.sh, kept in $(CACHE)/musl/NAME-VERSION-kKEY): its
+# recipe files and the toolchain, so a new musl or kernel headers build it
+# anew instead of linking a stale archive.
+musl-key = $(shell { cat $(1); $(GUEST_CC) --version 2>&1 | head -n1; \
+	dpkg-query -W musl-dev linux-libc-dev 2>/dev/null; } | sha256sum | cut -c1-16)
+
 GUEST_BINS :=
 HOST_BINS :=
 UNIT_TESTS :=

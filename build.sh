@@ -141,7 +141,12 @@ do_images() {
 	cp "$B/kernel/kernel" "$B/kernel/vmlinux" "$stage/"
 	cp "$B/kernel/kernel.config" "$stage/kernel.config"
 	cp "$B/guest/busybox/busybox.config" "$stage/busybox.config"
-	scripts/manifest.sh "$stage" >"$stage/manifest.json"
+	# The musl-built dependencies this build used (not every one cached).
+	local deps=()
+	for v in GCS_JANSSON_DIR BUSYBOX_DIR E2FSPROGS_DIR; do
+		deps+=("$(make -s OUT="$OUT" CACHE="$CACHE" "print-$v")")
+	done
+	scripts/manifest.sh "$stage" "${deps[@]}" >"$stage/manifest.json"
 	rm -rf "$OUT/bootfiles.old"
 	[ -d "$BOOTFILES" ] && mv "$BOOTFILES" "$OUT/bootfiles.old"
 	mv "$stage" "$BOOTFILES"

@@ -8,7 +8,7 @@
 #   make gcs-agent-fuzz: the libFuzzer target (clang; fuzz/build.mk), not part of `tests`.
 
 GCS_JANSSON_VERSION := 2.14
-GCS_JANSSON_DIR := $(CACHE)/musl/jansson-$(GCS_JANSSON_VERSION)
+GCS_JANSSON_DIR := $(CACHE)/musl/jansson-$(GCS_JANSSON_VERSION)-k$(call musl-key,scripts/build-musl-deps.sh)
 GCS_JANSSON_LIB := $(GCS_JANSSON_DIR)/lib/libjansson.a
 
 # Everything but main(): shared by the agent, the tests and the fuzzer.

@@ -8,9 +8,10 @@
 #                                                   (CONFIG: the fragment, merged strictly)
 #
 # DEST is <cache>/<name>-<upstream version>[-k<key>] (e.g.
-# out/cache/musl/jansson-2.14): the version is pinned by the caller and
-# checked against what apt offers; the optional key is the caller's hash of
-# the recipe, so that a changed recipe builds into a new DEST.
+# out/cache/musl/jansson-2.14-k0123456789abcdef): the version is pinned by
+# the caller and checked against what apt offers; the key is the caller's
+# hash of the recipe and the toolchain (the Makefile's musl-key), so that a
+# changed recipe or musl builds into a new DEST.
 # Source archives are kept in <cache> and reused, so a rebuild needs no
 # network.  The result appears in DEST atomically: it is built and installed
 # in a temporary directory and renamed into place.

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Describe a boot files directory: every file with size and sha256, the
 # kernel version and config hash, busybox's version, Debian source and
-# config hash, the Debian packages that went in.
-#   scripts/manifest.sh DIR > DIR/manifest.json
+# config hash, the Debian packages that went in, and the musl-built
+# dependencies (their cache directories, NAME-VERSION-kKEY) the build used.
+#   scripts/manifest.sh DIR [MUSL_DEP_DIR...] > DIR/manifest.json
 set -euo pipefail
-usage() { echo "usage: $0 BOOTFILES_DIR" >&2; exit 2; }
-[ $# -eq 1 ] || usage
+usage() { echo "usage: $0 BOOTFILES_DIR [MUSL_DEP_DIR...]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
 dir=$1
+shift
 [ -d "$dir" ] || { echo "manifest: no directory $dir" >&2; exit 1; }
 
 pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
@@ -39,7 +41,7 @@ busybox=$(jq -n --arg version "${bb_src%% *}" --arg debian "${bb_src#* }" \
 packages=$(for p in linux-source-6.1 musl-tools gnu-efi libarchive-dev libext2fs-dev; do
 	jq -n --arg n "$p" --arg v "$(pkgver "$p")" '{($n):$v}'
 done | jq -s 'add')
-sources=$(ls -d "${CACHE:-$(dirname "$0")/../out/cache}"/musl/*/ 2>/dev/null | xargs -r -n1 basename | jq -R . | jq -s .)
+sources=$(for d in "$@"; do basename "$d"; done | jq -R . | jq -s .)
 
 jq -n --argjson files "$files" --arg kver "$kver" --arg kcfg "$kcfg" \
 	--argjson busybox "$busybox" \

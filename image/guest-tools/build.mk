@@ -9,12 +9,13 @@
 #   image; build.sh links the program names to it.
 
 E2FSPROGS_VERSION := 1.47.0
-# The cache directory is keyed by the recipe as well as the version: a
-# changed build script or dispatcher builds anew instead of reusing a stale
-# binary (the dispatcher's unit test is not part of the recipe).
+# The cache directory is keyed by the recipe and the toolchain as well as
+# the version: a changed build script, dispatcher or musl builds anew
+# instead of reusing a stale binary (the dispatcher's unit test is not part
+# of the recipe).
 E2FSPROGS_RECIPE := scripts/build-musl-deps.sh scripts/musl-kheaders.sh \
 	$(sort $(wildcard image/guest-tools/e2fsprogs/*.[ch]))
-E2FSPROGS_KEY := $(shell cat $(E2FSPROGS_RECIPE) | sha256sum | cut -c1-16)
+E2FSPROGS_KEY := $(call musl-key,$(E2FSPROGS_RECIPE))
 E2FSPROGS_DIR := $(CACHE)/musl/e2fsprogs-$(E2FSPROGS_VERSION)-k$(E2FSPROGS_KEY)
 E2FSPROGS_CACHED := $(E2FSPROGS_DIR)/sbin/e2fsprogs
 E2FSPROGS_BIN := $(B)/guest/e2fsprogs/e2fsprogs

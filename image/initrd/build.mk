@@ -9,8 +9,7 @@
 BUSYBOX_VERSION := 1.35.0
 BUSYBOX_CONFIG := image/initrd/busybox.config
 BUSYBOX_RECIPE := scripts/build-musl-deps.sh scripts/musl-kheaders.sh $(BUSYBOX_CONFIG)
-BUSYBOX_KEY := $(shell { cat $(BUSYBOX_RECIPE); $(GUEST_CC) --version 2>&1 | head -n1; \
-	dpkg-query -W musl-dev linux-libc-dev 2>/dev/null; } | sha256sum | cut -c1-16)
+BUSYBOX_KEY := $(call musl-key,$(BUSYBOX_RECIPE))
 BUSYBOX_DIR := $(CACHE)/musl/busybox-$(BUSYBOX_VERSION)-k$(BUSYBOX_KEY)
 BUSYBOX_BIN := $(B)/guest/busybox/busybox
 

@@ -18,7 +18,7 @@ t() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
 work=$(mktemp -d /tmp/lcow-bootfiles-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-echo "1..9"
+echo "1..10"
 export SOURCE_DATE_EPOCH=1700000000
 t "images built from the list" "$ROOT/image/make-images.sh" --bin "$BIN" --list "$list" --outdir "$work/a"
 touch "$list"
@@ -58,6 +58,14 @@ manifest_ok() {
 	done
 }
 t "manifest.json lists every boot file with its size and sha256, and the kernel version" manifest_ok
+# ... and exactly the musl-built dependencies this build used, each in its
+# keyed cache directory (not every one the cache holds).
+musl_deps_ok() {
+	jq -e '.built_from_debian_source | length == 3 and
+		(map(sub("-[0-9.]+-k[0-9a-f]{16}$"; "")) | sort == ["busybox", "e2fsprogs", "jansson"])' \
+		"$BOOTFILES/manifest.json" >/dev/null
+}
+t "manifest.json names the three musl-built dependencies used, keyed" musl_deps_ok
 
 echo "$((n - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]
