@@ -19,7 +19,7 @@ FUZZ_CFLAGS := $(filter-out -Werror,$(COMMON_CFLAGS)) -g -O1 -fno-omit-frame-poi
 	-fsanitize=fuzzer-no-link
 FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer
 
-FUZZ_TARGETS := bridge oci kmsg tar2ext4 vhd mkinitrd vsock vhost remotefs
+FUZZ_TARGETS := bridge oci kmsg dhcp tar2ext4 vhd mkinitrd vsock vhost remotefs
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_B)/%)
 
 .PHONY: fuzz gcs-agent-fuzz
@@ -43,11 +43,11 @@ FUZZ_GCS_OBJS := $(FUZZ_GCS_SRCS:%.c=$(FUZZ_OBJ)/%.o)
 FUZZ_GCS_GEN := $(B)/gen/gcs-agent
 $(FUZZ_OBJ)/gcs-agent/runtime/seccomp.o: $(FUZZ_GCS_GEN)/syscalls_x86_64.inc
 $(FUZZ_OBJ)/gcs-agent/%.o: FUZZ_EXTRA += -Igcs-agent -I$(FUZZ_GCS_GEN)
-$(FUZZ_OBJ)/fuzz/bridge.o $(FUZZ_OBJ)/fuzz/oci.o $(FUZZ_OBJ)/fuzz/kmsg.o: \
+$(FUZZ_OBJ)/fuzz/bridge.o $(FUZZ_OBJ)/fuzz/oci.o $(FUZZ_OBJ)/fuzz/kmsg.o $(FUZZ_OBJ)/fuzz/dhcp.o: \
 	FUZZ_EXTRA += -Igcs-agent -I$(FUZZ_GCS_GEN)
 $(FUZZ_OBJ)/fuzz/%.o: FUZZ_EXTRA += $(WERROR)
 
-$(FUZZ_B)/bridge $(FUZZ_B)/oci $(FUZZ_B)/kmsg: $(FUZZ_B)/%: $(FUZZ_OBJ)/fuzz/%.o $(FUZZ_GCS_OBJS) $(FUZZ_COMMON_OBJS)
+$(FUZZ_B)/bridge $(FUZZ_B)/oci $(FUZZ_B)/kmsg $(FUZZ_B)/dhcp: $(FUZZ_B)/%: $(FUZZ_OBJ)/fuzz/%.o $(FUZZ_GCS_OBJS) $(FUZZ_COMMON_OBJS)
 	@mkdir -p $(@D)
 	@echo "  LD [fuzz]  $@"
 	@$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ -ljansson

@@ -238,6 +238,29 @@ add("kmsg", "no-semicolon", b"3,1,2,-")
 add("kmsg", "huge-seq", b"3,99999999999999999999,2,-;m")
 
 
+# --- dhcp ----------------------------------------------------------------------
+def dhcp_reply(type_, opts, yiaddr=bytes([192, 0, 2, 50]), op=2):
+    b = bytearray(240)
+    b[0], b[1], b[2] = op, 1, 6
+    b[4:8] = bytes([0xde, 0xad, 0xbe, 0xef])
+    b[16:20] = yiaddr
+    b[28:34] = bytes([2, 0, 0, 0, 0xdc, 1])
+    b[236:240] = bytes([99, 130, 83, 99])
+    return bytes(b) + bytes([53, 1, type_]) + opts + bytes([255])
+
+
+GOOD_OPTS = bytes([54, 4, 192, 0, 2, 1, 1, 4, 255, 255, 255, 0, 3, 4, 192, 0, 2, 1,
+                   6, 8, 192, 0, 2, 53, 198, 51, 100, 53, 15, 9]) + b"lcow.test" + \
+    bytes([51, 4, 0, 0, 14, 16, 26, 2, 5, 220])
+add("dhcp", "offer", dhcp_reply(2, GOOD_OPTS))
+add("dhcp", "ack", dhcp_reply(5, GOOD_OPTS))
+add("dhcp", "nak", dhcp_reply(6, b""))
+add("dhcp", "slirp-restricted", dhcp_reply(2, bytes([54, 4, 10, 0, 2, 2, 1, 4, 255, 255, 255, 0,
+                                                     51, 4, 0, 1, 81, 128]), bytes([10, 0, 2, 15])))
+add("dhcp", "pad-and-overrun", dhcp_reply(5, bytes([0, 0, 54, 4, 192, 0, 2, 1, 6, 200, 1])))
+add("dhcp", "request-echo", dhcp_reply(3, GOOD_OPTS, op=2))
+
+
 # --- vhd -----------------------------------------------------------------------
 def vhd_footer(size, disk_type=2, data_offset=0xFFFFFFFFFFFFFFFF, version=0x00010000):
     f = bytearray(512)

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "dhcp.h"
 #include "lcow/cleanup.h"
 #include "log.h"
 #include "loop.h"
@@ -24,15 +25,24 @@
 #define LOW_METRIC_TABLE 101
 #define LOW_METRIC_RULE_PRIORITY 5
 
+struct net_ns;
+
 struct net_nic {
 	struct net_nic *next;
+	struct net_ns *ns;
 	struct net_adapter a;
 	bool moved;			/* in the namespace's netns, configured */
 	char ifname[16];		/* its name there */
+	/* No IP configuration from the host: DHCP (dhcp.h). */
+	struct dhcp_client *dhcp;	/* finished clients stay until the NIC goes */
+	bool dhcp_running;
+	int dhcp_result;		/* < 0: no lease (dhcp_err says why) */
+	struct error dhcp_err;
 };
 
 struct net_ns {
 	struct net_ns *next;
+	struct network *net;
 	char id[64];
 	int netns_fd;			/* -1 until a container is attached */
 	struct net_nic *nics;		/* in the order they were added */
@@ -43,10 +53,16 @@ struct net_ns {
 #define WAIT_STEP_MS 100
 #define WAIT_STEPS 50
 
+/* A request waiting: for its device to appear (WAIT_DEVICE), or for the
+ * DHCP exchanges of a namespace to end (WAIT_READY). */
+enum op_kind { WAIT_DEVICE, WAIT_READY };
+
 struct network_op {
 	struct network_op *next;
 	struct network *net;
-	struct net_adapter a;
+	enum op_kind kind;
+	struct net_adapter a;		/* WAIT_DEVICE: the adapter to add */
+	char ns_id[64];			/* WAIT_READY */
 	struct loop_timer timer;
 	unsigned steps;
 	network_done_fn fn;
@@ -76,12 +92,18 @@ int network_new(struct loop *loop, struct network **out, struct error *err)
 	return 0;
 }
 
+static void free_nic(struct net_nic *n)
+{
+	dhcp_stop(n->dhcp);
+	free(n);
+}
+
 static void free_ns(struct net_ns *ns)
 {
 	while (ns->nics) {
 		struct net_nic *n = ns->nics;
 		ns->nics = n->next;
-		free(n);
+		free_nic(n);
 	}
 	if (ns->netns_fd >= 0)
 		close(ns->netns_fd);
@@ -134,6 +156,7 @@ static struct net_ns *get_ns(struct network *net, const char *id, struct error *
 		return NULL;
 	}
 	snprintf(ns->id, sizeof(ns->id), "%s", id);
+	ns->net = net;
 	ns->netns_fd = -1;
 	ns->next = net->list;
 	net->list = ns;
@@ -186,9 +209,6 @@ static int configure(struct nl *nl, const struct net_adapter *a, const char *ifn
 	nlm_link_set(&m, 0, link.ifindex, &ch);
 	if ((r = nl_call(nl, &m, err)) < 0)
 		return error_prefix(err, r, "set %s up (MTU %d)", ifname, ch.mtu ? ch.mtu : link.mtu);
-	if (a->n_ips == 0)
-		log_warning("network adapter without IP configuration: DHCP is not supported, the link is up unconfigured",
-			    LOG_STR("adapter", a->id), LOG_STR("ifname", ifname));
 	uint32_t table = 0;
 	for (size_t i = 0; i < a->n_ips; i++) {
 		const struct net_ip *ip = &a->ips[i];
@@ -234,6 +254,169 @@ static int configure(struct nl *nl, const struct net_adapter *a, const char *ifn
 	return 0;
 }
 
+/* --- DHCP, for an adapter the host sent without IP configuration ------- */
+
+static bool dhcp_pending(const struct net_ns *ns)
+{
+	for (const struct net_nic *n = ns->nics; n; n = n->next)
+		if (n->dhcp_running)
+			return true;
+	return false;
+}
+
+/* The namespace's first failed exchange (its error), else 0. */
+static int dhcp_failure(const struct net_ns *ns, struct error *err)
+{
+	for (const struct net_nic *n = ns->nics; n; n = n->next) {
+		if (n->dhcp_result < 0) {
+			if (err)
+				*err = n->dhcp_err;
+			return n->dhcp_result;
+		}
+	}
+	return 0;
+}
+
+/* The requests waiting for ns, answered once its last exchange ended.
+ * One at a time: a callback may cancel other waits. */
+static void wake_waiters(struct network *net, struct net_ns *ns)
+{
+	if (dhcp_pending(ns))
+		return;
+	for (;;) {
+		struct network_op *op = net->ops;
+		while (op && (op->kind != WAIT_READY || strcmp(op->ns_id, ns->id) != 0))
+			op = op->next;
+		if (!op)
+			return;
+		struct error err = { 0 };
+		int r = dhcp_failure(ns, &err);
+		network_done_fn fn = op->fn;
+		void *arg = op->arg;
+		op_free(op);
+		fn(arg, r, &err);
+	}
+}
+
+static void ipv4(struct nl_addr *a, uint32_t be)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = AF_INET;
+	memcpy(a->bytes, &be, 4);
+}
+
+/* "a.b.c.d" of a network-order address. */
+static void ipv4_text(uint32_t be, char out[16])
+{
+	const uint8_t *b = (const uint8_t *)&be;
+	snprintf(out, 16, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+}
+
+/* The lease on the interface: its address, a default route through its
+ * router (made reachable on the link when outside the subnet), and its
+ * DNS servers and domain for resolv.conf where the host gave none. */
+static int apply_lease(struct net_nic *nic, const struct dhcp_reply *l, struct error *err)
+{
+	struct nl in = { .fd = -1 };
+	struct nl_link link;
+	struct nlm m;
+	int prefix = dhcp_prefix_len(l->netmask);
+	if (prefix <= 0) {
+		/* No mask offered: the address's class, as udhcpc assumes. */
+		uint8_t first = ((const uint8_t *)&l->yiaddr)[0];
+		prefix = first < 128 ? 8 : first < 192 ? 16 : 24;
+	}
+	struct nl_addr addr, gw;
+	ipv4(&addr, l->yiaddr);
+	int r = nl_open_in_netns(&in, nic->ns->netns_fd, err);
+	if (r == 0)
+		r = nl_link_by_name(&in, nic->ifname, &link, err);
+	if (r == 0) {
+		nlm_addr_add(&m, 0, link.ifindex, &addr, (unsigned)prefix);
+		if ((r = nl_call(&in, &m, err)) < 0 && tolerable(r))
+			r = 0;
+	}
+	if (r == 0 && l->router) {
+		ipv4(&gw, l->router);
+		if (!nl_addr_same_net(&addr, &gw, (unsigned)prefix)) {
+			nlm_route_add(&m, 0, link.ifindex, AF_INET, &gw, 32, NULL, 0, 0);
+			if ((r = nl_call(&in, &m, err)) < 0 && tolerable(r))
+				r = 0;
+		}
+		if (r == 0) {
+			nlm_route_add(&m, 0, link.ifindex, AF_INET, NULL, 0, &gw, 0, 0);
+			if ((r = nl_call(&in, &m, err)) < 0 && tolerable(r))
+				r = 0;
+		}
+	}
+	nl_close(&in);
+	if (r < 0)
+		return error_prefix(err, r, "apply the DHCP lease on %s", nic->ifname);
+	error_clear(err);
+	if (!*nic->a.dns_servers) {
+		size_t n = 0;
+		for (size_t i = 0; i < l->n_dns; i++) {
+			char t[16];
+			ipv4_text(l->dns[i], t);
+			n += (size_t)snprintf(nic->a.dns_servers + n, sizeof(nic->a.dns_servers) - n,
+					      "%s%s", i ? "," : "", t);
+			if (n >= sizeof(nic->a.dns_servers))
+				break;
+		}
+		if (!*nic->a.dns_suffix)
+			snprintf(nic->a.dns_suffix, sizeof(nic->a.dns_suffix), "%s", l->domain);
+	}
+	char a[16], g[16];
+	ipv4_text(l->yiaddr, a);
+	ipv4_text(l->router, g);
+	log_info("network adapter configured by DHCP", LOG_STR("namespace", nic->ns->id),
+		 LOG_STR("adapter", nic->a.id), LOG_STR("ifname", nic->ifname), LOG_STR("address", a),
+		 LOG_U64("prefix_length", (unsigned)prefix), LOG_STR("router", l->router ? g : ""),
+		 LOG_STR("dns", nic->a.dns_servers), LOG_U64("lease_s", l->lease_s));
+	return 0;
+}
+
+static void on_dhcp_done(void *arg, int r, const struct dhcp_reply *lease, const struct error *err)
+{
+	struct net_nic *nic = arg;
+	nic->dhcp_running = false;
+	error_clear(&nic->dhcp_err);
+	if (r == 0)
+		r = apply_lease(nic, lease, &nic->dhcp_err);
+	else
+		nic->dhcp_err = *err;
+	nic->dhcp_result = r;
+	if (r < 0)
+		log_error("DHCP failed: the adapter has no address", LOG_STR("namespace", nic->ns->id),
+			  LOG_STR("adapter", nic->a.id), LOG_STR("ifname", nic->ifname),
+			  LOG_ERR(&nic->dhcp_err));
+	wake_waiters(nic->ns->net, nic->ns);
+}
+
+/* hcsshim runs udhcpc here; the exchange runs on the loop and requests
+ * that need its result wait (network_wait_ready). */
+static int start_dhcp(struct net_ns *ns, struct net_nic *nic, const uint8_t mac[6],
+		      struct error *err)
+{
+	struct network *net = ns->net;
+	if (!net->loop) {
+		log_warning("network adapter without IP configuration and no loop for DHCP: the link is up unconfigured",
+			    LOG_STR("adapter", nic->a.id), LOG_STR("ifname", nic->ifname));
+		return 0;
+	}
+	dhcp_stop(nic->dhcp);
+	nic->dhcp = NULL;
+	nic->dhcp_result = 0;
+	int r = dhcp_start(net->loop, ns->netns_fd, nic->ifname, mac, DHCP_TIMEOUT_MS, on_dhcp_done,
+			   nic, &nic->dhcp, err);
+	if (r < 0)
+		return error_prefix(err, r, "start DHCP on %s", nic->ifname);
+	nic->dhcp_running = true;
+	log_info("network adapter without IP configuration: asking DHCP", LOG_STR("namespace", ns->id),
+		 LOG_STR("adapter", nic->a.id), LOG_STR("ifname", nic->ifname));
+	return 0;
+}
+
 /* Move one adapter into ns's namespace and configure it there. */
 static int assign(struct net_ns *ns, struct net_nic *nic, struct error *err)
 {
@@ -265,6 +448,10 @@ static int assign(struct net_ns *ns, struct net_nic *nic, struct error *err)
 		goto out;
 	if ((r = configure(&in, &nic->a, nic->ifname, err)) < 0)
 		goto out;
+	if (nic->a.n_ips == 0) {
+		r = start_dhcp(ns, nic, link.mac, err);
+		goto out;
+	}
 	log_info("network adapter configured", LOG_STR("namespace", ns->id),
 		 LOG_STR("adapter", nic->a.id), LOG_STR("ifname", nic->ifname),
 		 LOG_U64("addresses", nic->a.n_ips), LOG_U64("routes", nic->a.n_routes));
@@ -326,6 +513,7 @@ int network_add_adapter(struct network *net, const struct net_adapter *a, struct
 	if (!nic)
 		return error_set(err, ENOMEM, "adapter");
 	nic->a = *a;
+	nic->ns = ns;
 	*tail = nic;
 	log_info("network adapter added", LOG_STR("namespace", ns->id), LOG_STR("adapter", a->id),
 		 LOG_STR("ifname", link.name), LOG_BOOL("attached", ns->netns_fd >= 0));
@@ -373,7 +561,10 @@ int network_remove_adapter(struct network *net, const char *namespace_id, const 
 		}
 		*pp = nic->next;
 		log_info("network adapter removed", LOG_STR("namespace", ns->id), LOG_STR("adapter", id));
-		free(nic);
+		bool was_running = nic->dhcp_running;
+		free_nic(nic);
+		if (was_running)
+			wake_waiters(net, ns);
 		return 0;
 	}
 	return 0;
@@ -403,11 +594,52 @@ static void on_wait(struct loop_timer *t)
 		error_prefix(&err, r, "not there after %d s", WAIT_STEPS * WAIT_STEP_MS / 1000);
 	} else if (r == 0) {
 		r = network_add_adapter(op->net, &op->a, &err);
+		struct net_ns *ns = r == 0 ? find_ns(op->net, op->a.namespace_id) : NULL;
+		if (ns && dhcp_pending(ns)) {
+			/* The device came; now its lease. */
+			op->kind = WAIT_READY;
+			snprintf(op->ns_id, sizeof(op->ns_id), "%s", ns->id);
+			return;
+		}
 	}
 	network_done_fn fn = op->fn;
 	void *arg = op->arg;
 	op_free(op);
 	fn(arg, r, &err);
+}
+
+static struct network_op *new_op(struct network *net, enum op_kind kind, network_done_fn fn,
+				 void *arg, struct error *err)
+{
+	struct network_op *op = calloc(1, sizeof(*op));
+	if (!op) {
+		error_set(err, ENOMEM, "network wait");
+		return NULL;
+	}
+	op->net = net;
+	op->kind = kind;
+	op->fn = fn;
+	op->arg = arg;
+	op->next = net->ops;
+	net->ops = op;
+	return op;
+}
+
+int network_wait_ready(struct network *net, const char *namespace_id, network_done_fn fn,
+		       void *arg, struct network_op **out, struct error *err)
+{
+	*out = NULL;
+	struct net_ns *ns = net && *namespace_id ? find_ns(net, namespace_id) : NULL;
+	if (!ns)
+		return 0;
+	if (!dhcp_pending(ns))
+		return dhcp_failure(ns, err);
+	struct network_op *op = new_op(net, WAIT_READY, fn, arg, err);
+	if (!op)
+		return -ENOMEM;
+	snprintf(op->ns_id, sizeof(op->ns_id), "%s", ns->id);
+	*out = op;
+	return NETWORK_PENDING;
 }
 
 int network_modify_async(struct network *net, bool add, const json_t *settings,
@@ -421,22 +653,25 @@ int network_modify_async(struct network *net, bool add, const json_t *settings,
 	if (!add)
 		return network_remove_adapter(net, a.namespace_id, a.id, err);
 	r = find_link(&a, NULL, err);
-	if (r != -ENODEV || !net->loop)
-		return r < 0 ? r : network_add_adapter(net, &a, err);
+	if (r != -ENODEV || !net->loop) {
+		if (r < 0 || (r = network_add_adapter(net, &a, err)) < 0)
+			return r;
+		/* Added to a namespace in use and left to DHCP: answered
+		 * with the lease, as hcsshim's udhcpc run is. */
+		struct net_ns *ns = find_ns(net, a.namespace_id);
+		if (!ns || !dhcp_pending(ns))
+			return 0;
+		return network_wait_ready(net, a.namespace_id, fn, arg, out, err);
+	}
 	error_clear(err);
-	struct network_op *op = calloc(1, sizeof(*op));
+	struct network_op *op = new_op(net, WAIT_DEVICE, fn, arg, err);
 	if (!op)
-		return error_set(err, ENOMEM, "adapter wait");
-	op->net = net;
+		return -ENOMEM;
 	op->a = a;
-	op->fn = fn;
-	op->arg = arg;
 	if ((r = loop_timer_init(net->loop, &op->timer, on_wait, op, err)) < 0) {
-		free(op);
+		op_free(op);
 		return r;
 	}
-	op->next = net->ops;
-	net->ops = op;
 	if ((r = loop_timer_arm(&op->timer, WAIT_STEP_MS, err)) < 0) {
 		op_free(op);
 		return r;
@@ -544,9 +779,24 @@ void network_detach(struct network *net, const char *namespace_id)
 	close(ns->netns_fd);
 	ns->netns_fd = -1;
 	/* The kernel hands physical devices back to the VM's namespace when
-	 * the last reference goes; a new container moves them again. */
-	for (struct net_nic *nic = ns->nics; nic; nic = nic->next)
+	 * the last reference goes; a new container moves them again (and
+	 * asks DHCP again). */
+	bool stopped = false;
+	for (struct net_nic *nic = ns->nics; nic; nic = nic->next) {
 		nic->moved = false;
+		if (nic->dhcp_running) {
+			nic->dhcp_running = false;
+			nic->dhcp_result = -ECANCELED;
+			error_setx(&nic->dhcp_err, ECANCELED,
+				   "DHCP on %s stopped: the container's network namespace is gone",
+				   nic->ifname);
+			stopped = true;
+		}
+		dhcp_stop(nic->dhcp);
+		nic->dhcp = NULL;
+	}
+	if (stopped)
+		wake_waiters(net, ns);
 	if (!ns->nics) {
 		for (struct net_ns **pp = &net->list; *pp; pp = &(*pp)->next) {
 			if (*pp == ns) {

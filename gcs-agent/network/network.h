@@ -11,8 +11,12 @@
  * that id is moved into it and configured there (addresses, routes, MTU,
  * link up) over rtnetlink; adapters added later follow at once.
  *
- * Files: adapter.c (the settings, pure), netlink.c (rtnetlink), network.c
- * (the registry and the configuration).
+ * An adapter without IP configuration gets its address from DHCP, as
+ * hcsshim's guest asks udhcpc (dhcp.c; the init waits for the lease).
+ *
+ * Files: adapter.c (the settings, pure), netlink.c (rtnetlink), dhcp.c
+ * (DHCPv4 over a UDP socket), network.c (the registry and the
+ * configuration).
  */
 #ifndef GCS_NETWORK_H
 #define GCS_NETWORK_H
@@ -94,8 +98,17 @@ int network_modify(struct network *net, bool add, const json_t *settings, struct
 typedef void (*network_done_fn)(void *arg, int r, const struct error *err);
 int network_modify_async(struct network *net, bool add, const json_t *settings,
 			 network_done_fn fn, void *arg, struct network_op **op, struct error *err);
-/* true when op was one of net's pending Adds (now cancelled). */
+/* true when op was one of net's pending Adds or waits (now cancelled). */
 bool network_op_forget(struct network *net, void *op);
+
+/* An adapter added without IP configuration asks DHCP (dhcp.h) once it is
+ * in its namespace; an Add to a namespace in use is answered with the
+ * lease.  A container's init waits for its namespace's exchanges: 0 (none
+ * running; or < 0, the error of one that failed) or NETWORK_PENDING, and
+ * then fn(arg, r, err) runs once from the loop unless network_op_forget()
+ * comes first.  Unknown or empty namespace ids: 0. */
+int network_wait_ready(struct network *net, const char *namespace_id, network_done_fn fn,
+		       void *arg, struct network_op **op, struct error *err);
 
 /* A container's network namespace id (its spec's
  * windows.network.networkNamespace), lower-cased into out; "" if none. */

@@ -256,6 +256,22 @@ static int add_etc_files(json_t *spec, const char *bundle, const char *resolv, s
 	return 0;
 }
 
+int container_refresh_resolv_conf(struct runtime *rt, struct container *c, struct error *err)
+{
+	struct container_impl *ci = c->impl;
+	if (!ci || !ci->bundle || !*ci->bundle || !ci->net_id[0] || !rt->sys || !rt->sys->net)
+		return 0;
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/resolv.conf", ci->bundle) >= (int)sizeof(path) ||
+	    access(path, F_OK) < 0)
+		return 0;	/* the spec mounts its own, or nothing could be placed */
+	_cleanup_free_ char *resolv = NULL;
+	int r = network_resolv_conf(rt->sys->net, ci->net_id, &resolv, err);
+	if (r < 0)
+		return r;
+	return write_text(path, resolv, err);
+}
+
 static uint64_t all_caps(void)
 {
 	return ~0ull;

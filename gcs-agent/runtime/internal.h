@@ -111,6 +111,9 @@ void container_spawn_config(struct runtime *rt, struct container *c, bool is_ini
 			    struct spawn_config *cfg);
 /* The init is running: keep its namespaces for later execs. */
 void container_init_started(struct container *c, pid_t pid);
+/* The container's /etc/resolv.conf (when the agent wrote one) again from
+ * its adapters' DNS settings: a DHCP lease may have brought some. */
+int container_refresh_resolv_conf(struct runtime *rt, struct container *c, struct error *err);
 void container_process_exited(struct runtime *rt, struct container *c, struct process *p);
 int layers_modify(struct runtime *rt, const struct msg_modify *m, struct error *err);
 void layers_fini(struct runtime_system *sys);

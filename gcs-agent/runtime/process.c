@@ -20,6 +20,7 @@
 #include "internal.h"
 #include "lcow/cleanup.h"
 #include "log.h"
+#include "network/network.h"
 #include "protocol/json.h"
 
 #ifndef P_PIDFD
@@ -51,6 +52,7 @@ struct runtime_exec {
 	json_t *doc;			/* ProcessParameters, kept for borrowed strings */
 
 	/* In flight. */
+	struct network_op *net_wait;	/* the init waits for its DHCP leases */
 	struct stdio_dial *dial;
 	int sock[3];
 	int child_fd[3];		/* the child's ends, closed after the fork */
@@ -429,6 +431,22 @@ static int spawn_now(struct runtime_exec *op, struct error *err)
 	return loop_add(rt->loop, &op->err_src, op->errpipe, EPOLLIN, on_errpipe, op, err);
 }
 
+static void on_net_ready(void *ctx, int r, const struct error *err)
+{
+	struct runtime_exec *op = ctx;
+	op->net_wait = NULL;
+	if (r < 0) {
+		op->err = *err;
+		error_prefix(&op->err, r, "container %s's network", op->c->id);
+		op_complete(op, r, 0);
+		return;
+	}
+	/* The leases may have brought DNS servers the host did not give. */
+	if ((r = container_refresh_resolv_conf(op->rt, op->c, &op->err)) < 0 ||
+	    (r = spawn_now(op, &op->err)) < 0)
+		op_complete(op, r, 0);
+}
+
 static void on_dialed(void *ctx, int r, const struct error *err)
 {
 	struct runtime_exec *op = ctx;
@@ -436,6 +454,22 @@ static void on_dialed(void *ctx, int r, const struct error *err)
 		op->err = *err;
 		op_complete(op, r, 0);
 		return;
+	}
+	/* hcsshim configures a container's adapters, DHCP included, before
+	 * its init runs: the init waits for the leases of its namespace. */
+	if (op->is_init && op->c->impl->net_id[0]) {
+		r = network_wait_ready(op->rt->sys->net, op->c->impl->net_id, on_net_ready, op,
+				       &op->net_wait, &op->err);
+		if (r == NETWORK_PENDING)
+			return;
+		if (r < 0) {
+			on_net_ready(op, r, &op->err);
+			return;
+		}
+		if ((r = container_refresh_resolv_conf(op->rt, op->c, &op->err)) < 0) {
+			op_complete(op, r, 0);
+			return;
+		}
 	}
 	r = spawn_now(op, &op->err);
 	if (r < 0)

@@ -96,7 +96,7 @@ wait_log() {
 	return 1
 }
 agent_pid() { in_vm /bin/sh -c 'pidof gcs' 2>/dev/null; }
-plan 50
+plan 55
 
 check "bridge negotiated" lcowctl wait-ready --timeout 300
 run "$work/layers.out" in_vm /bin/sh -c '
@@ -220,6 +220,8 @@ check_eq "the agent survived (same pid)" "$gcs_pid" "$(agent_pid)"
 wait_log 'OOM killer killed a process".*"cgroup":"/gcs"' || true
 check_log "the agent logged the OOM kill in its cgroup" "$glog" \
 	'"msg":"out of memory: the OOM killer killed a process".*"cgroup":"/gcs"'
+check_log "the kernel's OOM report reached the agent's log (kmsg read, Err)" "$glog" \
+	'"msg":"kmsg read".*"priority":"Err".*"message":"Out of memory: Killed process [0-9]+ \(awk\)'
 # On its way there the agent's cgroup passed -gcs-mem-limit-bytes (50 MiB
 # by default, hcsshim's): a warning, nothing limited.
 check_log "the agent warned that its cgroup passed its 50 MiB threshold" "$glog" \

@@ -5,7 +5,9 @@
 # route, MTU (EncapOverhead) and resolv.conf; the container reaches a server
 # on the host's loopback (guestfwd) and the host reaches it (hostfwd);
 # removing the adapter takes it away; a container without adapters has lo
-# only; a pod member joining by namespace path sees the same interfaces.
+# only; a pod member joining by namespace path sees the same interfaces;
+# an adapter without IP configuration gets its address from DHCP (QEMU's)
+# before the container's init runs.
 # Time sync: no PTP clock under TCG is logged once and the agent carries
 # on; a second boot with -disable-time-sync does not look for one.
 #
@@ -76,7 +78,7 @@ wait_for() {
 	return 1
 }
 
-plan 39
+plan 46
 
 check "bridge negotiated" lcowctl wait-ready --timeout 300
 
@@ -190,6 +192,28 @@ run "$work/c4-rt.out" lcowctl exec c4 -- /bin/sh -c 'ip rule; echo ---; ip route
 check_log "c4: a rule sends traffic from 10.0.3.15 to table 101" "$work/c4-rt.out" 'from 10\.0\.3\.15 lookup 101'
 check_log "c4: the low-metric default route is in table 101" "$work/c4-rt.out" '^default via 10\.0\.3\.1 dev eth[0-9]+'
 check_nolog "no fallback to the main table was needed" "$work/vm/gcs.log" 'policy routing is not in this kernel'
+
+# ---- DHCP: an adapter without IP configuration (hcsshim runs udhcpc) ----
+# The first NIC is back in the VM's namespace (removal above); QEMU's user
+# network serves DHCP on it: 10.0.2.15/24, and under restrict=on neither a
+# router nor a DNS server (libslirp leaves those options out when
+# restricted; the unit test's server sends both, and they are applied).
+NS3=7A1B2C3D-0000-4000-8000-00000000C003
+run "$work/dhcp-add.out" lcowctl modify "$UVM" --type Network --settings \
+	"{\"NamespaceID\":\"$NS3\",\"ID\":\"C0FFEE00-0000-4000-8000-000000000003\",\"MacAddress\":\"${MAC0//:/-}\"}"
+check_eq "ModifySettings Network Add without IPConfigs (for DHCP)" 0 "$(rc "$work/dhcp-add.out")"
+check "Create c5 in its namespace" \
+	new_container c5 ".OciSpecification.windows = {\"network\": {\"networkNamespace\": \"$NS3\"}}"
+check "c5's init runs (after the lease)" start_init c5 "$work/c5-init.out" sleep 1000
+run "$work/c5-addr.out" lcowctl exec c5 -- /bin/sh -c 'ip -4 -o addr show; ip route'
+check_log "c5 got 10.0.2.15/24 from DHCP" "$work/c5-addr.out" 'inet 10\.0\.2\.15/24 '
+check_log "the agent logged the lease before c5's init started" <(sed -n '/"container":"c5","command":"sleep"/q;p' "$work/vm/gcs.log") \
+	'"msg":"network adapter configured by DHCP".*"address":"10\.0\.2\.15","prefix_length":24,"router":"","dns":"","lease_s":[0-9]+'
+run "$work/c5-resolv.out" lcowctl exec c5 -- wc -c /etc/resolv.conf
+check_log "c5's resolv.conf is empty: neither the host nor the lease named a DNS server" \
+	"$work/c5-resolv.out" '^0 /etc/resolv.conf$'
+run "$work/c5-out.out" lcowctl exec c5 -- /bin/sh -c 'nc 10.0.2.100 9000 </dev/null'
+check_log "c5 reaches the host's loopback server over its leased address" "$work/c5-out.out" '^hello-from-host$'
 
 # ---- time sync ----
 check_eq "no PTP clock under TCG: logged once, the agent carries on" 1 \

@@ -1,20 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /* Adapter settings (every shape hcsshim has sent), resolv.conf, rtnetlink
- * message encoding, and the socket layer against the real kernel in a
- * private network namespace (skipped where unshare is not allowed). */
+ * message encoding, the DHCP codec, and the socket layer and a DHCP
+ * exchange against the real kernel in private network namespaces (skipped
+ * where unshare is not allowed, or without ip(8) to make a veth pair). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 
 #include "lcow/tap.h"
+#include "loop.h"
+#include "network/dhcp.h"
 #include "network/network.h"
 
 static json_t *J(const char *text)
@@ -476,6 +485,351 @@ TEST(spec_namespace_id)
 	json_decref(spec);
 	network_spec_namespace_id(NULL, id, sizeof(id));
 	EXPECT_STREQ(id, "");
+}
+
+/* --- DHCP --------------------------------------------------------------- */
+
+static const uint8_t MAC1[6] = { 0x02, 0x00, 0x00, 0x00, 0xdc, 0x01 };
+
+static uint32_t A(const char *dotted)
+{
+	return inet_addr(dotted);
+}
+
+/* A server's answer to (xid, mac): type, then options as given. */
+static size_t reply(uint8_t *b, uint32_t xid, const uint8_t mac[6], int type, uint32_t yiaddr,
+		    const uint8_t *opts, size_t n_opts)
+{
+	memset(b, 0, 600);
+	b[0] = 2;
+	b[1] = 1;
+	b[2] = 6;
+	b[4] = (uint8_t)(xid >> 24);
+	b[5] = (uint8_t)(xid >> 16);
+	b[6] = (uint8_t)(xid >> 8);
+	b[7] = (uint8_t)xid;
+	memcpy(b + 16, &yiaddr, 4);
+	memcpy(b + 28, mac, 6);
+	static const uint8_t cookie[4] = { 99, 130, 83, 99 };
+	memcpy(b + 236, cookie, 4);
+	size_t i = 240;
+	b[i++] = 53;
+	b[i++] = 1;
+	b[i++] = (uint8_t)type;
+	if (n_opts)
+		memcpy(b + i, opts, n_opts);
+	i += n_opts;
+	b[i++] = 255;
+	return i;
+}
+
+/* Options of a good offer from 192.0.2.1: mask /24, router, two DNS
+ * servers, a domain, a lease, an MTU. */
+static const uint8_t GOOD[] = { 54, 4, 192, 0, 2, 1, 1, 4, 255, 255, 255, 0, 3, 8, 192, 0, 2, 1,
+				192, 0, 2, 254, 6, 8, 192, 0, 2, 53, 198, 51, 100, 53, 15, 9,
+				'l', 'c', 'o', 'w', '.', 't', 'e', 's', 't', 51, 4, 0, 0, 14,
+				16, 26, 2, 5, 220 };
+
+TEST(dhcp_discover_and_request_bytes)
+{
+	uint8_t b[DHCP_MSG_MAX];
+	size_t n = dhcp_build(b, DHCP_DISCOVER, 0x11223344, MAC1, 0, 0);
+	EXPECT_EQ(n, 300u);	/* BOOTP's minimum, padded */
+	EXPECT_EQ(b[0], 1);	/* BOOTREQUEST */
+	EXPECT_EQ(b[1], 1);
+	EXPECT_EQ(b[2], 6);
+	EXPECT_EQ(b[4], 0x11);
+	EXPECT_EQ(b[7], 0x44);
+	EXPECT_EQ(b[10], 0x80);	/* BROADCAST: the server must answer to all */
+	EXPECT_EQ(memcmp(b + 28, MAC1, 6), 0);
+	const uint8_t cookie_type[] = { 99, 130, 83, 99, 53, 1, DHCP_DISCOVER, 61, 7, 1 };
+	EXPECT_EQ(memcmp(b + 236, cookie_type, sizeof(cookie_type)), 0);
+	/* No requested address or server id in a DISCOVER. */
+	EXPECT_TRUE(memchr(b + 240, 50, 20) == NULL);
+	n = dhcp_build(b, DHCP_REQUEST, 7, MAC1, A("192.0.2.50"), A("192.0.2.1"));
+	EXPECT_EQ(b[242], DHCP_REQUEST);
+	const uint8_t req[] = { 50, 4, 192, 0, 2, 50, 54, 4, 192, 0, 2, 1 };
+	EXPECT_TRUE(memmem(b + 240, n - 240, req, sizeof(req)) != NULL);
+}
+
+TEST(dhcp_parse_offer_ack_nak)
+{
+	uint8_t b[600];
+	struct dhcp_reply r;
+	size_t n = reply(b, 9, MAC1, DHCP_OFFER, A("192.0.2.50"), GOOD, sizeof(GOOD));
+	ASSERT_EQ(dhcp_parse(b, n, 9, MAC1, &r), 0);
+	EXPECT_EQ(r.type, DHCP_OFFER);
+	EXPECT_EQ(r.yiaddr, A("192.0.2.50"));
+	EXPECT_EQ(r.server_id, A("192.0.2.1"));
+	EXPECT_EQ(dhcp_prefix_len(r.netmask), 24);
+	EXPECT_EQ(r.router, A("192.0.2.1"));	/* the first of two */
+	ASSERT_EQ(r.n_dns, 2u);
+	EXPECT_EQ(r.dns[1], A("198.51.100.53"));
+	EXPECT_STREQ(r.domain, "lcow.test");
+	EXPECT_EQ(r.lease_s, 3600u);
+	EXPECT_EQ(r.mtu, 1500);
+	n = reply(b, 9, MAC1, DHCP_NAK, 0, NULL, 0);
+	ASSERT_EQ(dhcp_parse(b, n, 9, MAC1, &r), 0);
+	EXPECT_EQ(r.type, DHCP_NAK);
+	/* Someone else's: another transaction, another MAC. */
+	n = reply(b, 9, MAC1, DHCP_ACK, A("192.0.2.50"), GOOD, sizeof(GOOD));
+	EXPECT_EQ(dhcp_parse(b, n, 10, MAC1, &r), -EINVAL);
+	const uint8_t other[6] = { 2, 0, 0, 0, 0, 9 };
+	EXPECT_EQ(dhcp_parse(b, n, 9, other, &r), -EINVAL);
+	/* A request echoed back is not for a client. */
+	n = reply(b, 9, MAC1, DHCP_REQUEST, A("192.0.2.50"), GOOD, sizeof(GOOD));
+	EXPECT_EQ(dhcp_parse(b, n, 9, MAC1, &r), -ENOMSG);
+}
+
+TEST(dhcp_parse_refuses_malformed_and_unusable)
+{
+	uint8_t b[600];
+	struct dhcp_reply r;
+	size_t n = reply(b, 1, MAC1, DHCP_OFFER, A("192.0.2.50"), GOOD, sizeof(GOOD));
+	EXPECT_EQ(dhcp_parse(b, 239, 1, MAC1, &r), -EINVAL);	/* no cookie */
+	/* An option running past the end. */
+	EXPECT_EQ(dhcp_parse(b, 250, 1, MAC1, &r), -EINVAL);
+	b[236] = 0;
+	EXPECT_EQ(dhcp_parse(b, n, 1, MAC1, &r), -EINVAL);	/* bad cookie */
+	static const struct {
+		const char *why;
+		uint32_t yiaddr;
+		uint8_t opts[16];
+		size_t n;
+	} bad[] = {
+		{ "no server id", 0x3202000a, { 1, 4, 255, 255, 255, 0 }, 6 },
+		{ "zero address", 0, { 54, 4, 192, 0, 2, 1 }, 6 },
+		{ "broadcast address", 0xffffffff, { 54, 4, 192, 0, 2, 1 }, 6 },
+		{ "multicast address", 0x010000e0, { 54, 4, 192, 0, 2, 1 }, 6 },
+		{ "holey mask", 0x3202000a, { 54, 4, 192, 0, 2, 1, 1, 4, 255, 0, 255, 0 }, 12 },
+		{ "short router", 0x3202000a, { 54, 4, 192, 0, 2, 1, 3, 3, 1, 2, 3 }, 11 },
+		{ "blank in domain", 0x3202000a, { 54, 4, 192, 0, 2, 1, 15, 3, 'a', ' ', 'b' }, 11 },
+		{ "long type", 0x3202000a, { 53, 2, 2, 2 }, 4 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = reply(b, 1, MAC1, DHCP_OFFER, bad[i].yiaddr, bad[i].opts, bad[i].n);
+		if (dhcp_parse(b, n, 1, MAC1, &r) != -EINVAL)
+			TAP_DIAG("accepted: %s", bad[i].why);
+		EXPECT_EQ(dhcp_parse(b, n, 1, MAC1, &r), -EINVAL);
+	}
+	/* No type at all. */
+	memset(b + 240, 0, 8);
+	b[248] = 255;
+	EXPECT_EQ(dhcp_parse(b, 249, 1, MAC1, &r), -EINVAL);
+	EXPECT_EQ(dhcp_prefix_len(A("255.255.255.255")), 32);
+	EXPECT_EQ(dhcp_prefix_len(A("255.255.240.0")), 20);
+	EXPECT_EQ(dhcp_prefix_len(0), 0);
+	EXPECT_EQ(dhcp_prefix_len(A("255.0.255.0")), -1);
+}
+
+/* The kernel part: the client's interface (lcowdh1, MAC1) in this test's
+ * namespace, its peer lcowdh0 in a child's namespace where a DHCP server
+ * answers (192.0.2.1, handing out 192.0.2.50/24), when serve is true. */
+static int sh(const char *cmd)
+{
+	int r = system(cmd);
+	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+static uint8_t opt_type(const uint8_t *b, size_t n)
+{
+	for (size_t i = 240; i + 2 < n && b[i] != 255; i += b[i] ? 2u + b[i + 1] : 1u)
+		if (b[i] == 53)
+			return b[i + 2];
+	return 0;
+}
+
+static void __attribute__((noreturn)) serve(int answers)
+{
+	alarm(20);
+	if (sh("ip addr add 192.0.2.1/24 dev lcowdh0 && ip link set lcowdh0 up") != 0)
+		_exit(2);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), one = 1;
+	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(67) };
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "lcowdh0", 8) < 0 ||
+	    bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0)
+		_exit(3);
+	for (int done = 0; done < answers;) {
+		uint8_t in[1500], out[600];
+		ssize_t n = recv(fd, in, sizeof(in), 0);
+		if (n < 240 || in[0] != 1)
+			continue;
+		uint32_t xid = (uint32_t)in[4] << 24 | (uint32_t)in[5] << 16 | (uint32_t)in[6] << 8 | in[7];
+		uint8_t t = opt_type(in, (size_t)n);
+		int type = t == DHCP_DISCOVER ? DHCP_OFFER : t == DHCP_REQUEST ? DHCP_ACK : 0;
+		if (!type)
+			continue;
+		size_t len = reply(out, xid, in + 28, type, A("192.0.2.50"), GOOD, sizeof(GOOD));
+		struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(68),
+					  .sin_addr.s_addr = htonl(INADDR_BROADCAST) };
+		if (sendto(fd, out, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+			_exit(4);
+		done += type == DHCP_ACK;
+	}
+	_exit(0);
+}
+
+/* Make the pair; with answers > 0 start the server (its pid), else 0. */
+static pid_t veth_and_server(int answers)
+{
+	if (sh("command -v ip >/dev/null") != 0) {
+		TAP_DIAG("no ip(8): DHCP kernel part skipped");
+		return -1;
+	}
+	if (sh("ip link add lcowdh1 address 02:00:00:00:dc:01 type veth peer name lcowdh0") != 0) {
+		TAP_DIAG("ip link add ... type veth failed: DHCP kernel part skipped");
+		return -1;
+	}
+	/* Two pipes: the child says it has its namespace, the parent says the
+	 * peer is in it. */
+	int up[2], down[2];
+	if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char c;
+		if (unshare(CLONE_NEWNET) < 0 || write(up[1], "u", 1) != 1 ||
+		    read(down[0], &c, 1) != 1)
+			_exit(1);
+		if (answers > 0)
+			serve(answers);
+		pause();
+		_exit(0);
+	}
+	char c, cmd[96];
+	close(up[1]);
+	close(down[0]);
+	bool ok = read(up[0], &c, 1) == 1;
+	snprintf(cmd, sizeof(cmd), "ip link set lcowdh0 netns %d", (int)pid);
+	ok = ok && sh(cmd) == 0 && write(down[1], "g", 1) == 1;
+	close(up[0]);
+	close(down[1]);
+	if (!ok) {
+		TAP_DIAG("moving the veth peer to the server's namespace failed: skipped");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return pid;
+}
+
+struct done {
+	bool called;
+	int r;
+	char msg[sizeof(((struct error *)0)->msg)];
+};
+
+static void on_done(void *arg, int r, const struct error *err)
+{
+	struct done *d = arg;
+	d->called = true;
+	d->r = r;
+	snprintf(d->msg, sizeof(d->msg), "%s", r < 0 && err ? err->msg : "");
+}
+
+static void run_until(struct loop *l, const bool *flag, int seconds)
+{
+	struct error err = { 0 };
+	time_t end = time(NULL) + seconds;
+	while (!*flag && time(NULL) < end)
+		loop_run_once(l, 100, &err);
+}
+
+TEST(kernel_dhcp_lease_configures_the_adapter_and_resolv_conf)
+{
+	if (!private_netns())
+		return;
+	pid_t server = veth_and_server(1);
+	if (server < 0)
+		return;
+	struct loop l;
+	struct error err = { 0 };
+	ASSERT_EQ(loop_init(&l, &err), 0);
+	struct network *net = NULL;
+	ASSERT_EQ(network_new(&l, &net, &err), 0);
+	int fd = -1;
+	ASSERT_EQ(network_create_netns(&fd, &err), 0);
+	ASSERT_EQ(network_attach(net, "ns-d", fd, &err), 0);
+	/* An adapter with no IP configuration: DHCP, and the Add waits. */
+	json_t *s = J("{\"NamespaceID\":\"ns-d\",\"ID\":\"nic-d\",\"MacAddress\":\"02-00-00-00-DC-01\"}");
+	struct network_op *op = NULL;
+	struct done d = { 0 };
+	ASSERT_EQ(network_modify_async(net, true, s, on_done, &d, &op, &err), NETWORK_PENDING);
+	json_decref(s);
+	/* A container's init asks too, and waits alongside. */
+	struct done d2 = { 0 };
+	struct network_op *op2 = NULL;
+	ASSERT_EQ(network_wait_ready(net, "ns-d", on_done, &d2, &op2, &err), NETWORK_PENDING);
+	run_until(&l, &d2.called, 15);
+	ASSERT_TRUE(d.called && d2.called);
+	EXPECT_EQ(d.r, 0);
+	EXPECT_EQ(d2.r, 0);
+	if (d.r)
+		TAP_DIAG("%s", d.msg);
+	/* Routed out of the namespace from the leased address. */
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ASSERT_EQ(setns(fd, CLONE_NEWNET), 0);
+	int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ASSERT_EQ(setns(self, CLONE_NEWNET), 0);
+	struct sockaddr_in far = { .sin_family = AF_INET, .sin_port = htons(53),
+				   .sin_addr.s_addr = A("203.0.113.9") }, me;
+	socklen_t ml = sizeof(me);
+	EXPECT_EQ(connect(u, (struct sockaddr *)&far, sizeof(far)), 0);	/* a default route */
+	ASSERT_EQ(getsockname(u, (struct sockaddr *)&me, &ml), 0);
+	EXPECT_EQ(me.sin_addr.s_addr, A("192.0.2.50"));
+	close(u);
+	close(self);
+	char *resolv = NULL;
+	ASSERT_EQ(network_resolv_conf(net, "ns-d", &resolv, &err), 0);
+	EXPECT_STREQ(resolv, "search lcow.test\nnameserver 192.0.2.53\nnameserver 198.51.100.53\n");
+	free(resolv);
+	/* Done: a later wait answers at once. */
+	EXPECT_EQ(network_wait_ready(net, "ns-d", on_done, &d2, &op2, &err), 0);
+	int st;
+	EXPECT_EQ(waitpid(server, &st, 0), server);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	network_detach(net, "ns-d");
+	network_free(net);
+	close(fd);
+	loop_fini(&l);
+}
+
+static void on_lease(void *arg, int r, const struct dhcp_reply *lease, const struct error *err)
+{
+	struct done *d = arg;
+	(void)lease;
+	on_done(d, r, err);
+}
+
+TEST(kernel_dhcp_without_a_server_times_out_with_a_clear_error)
+{
+	if (!private_netns())
+		return;
+	pid_t peer = veth_and_server(0);	/* the peer's end, nobody serving */
+	if (peer < 0)
+		return;
+	struct loop l;
+	struct error err = { 0 };
+	ASSERT_EQ(loop_init(&l, &err), 0);
+	ASSERT_EQ(sh("ip link set lcowdh1 up"), 0);
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	struct dhcp_client *c = NULL;
+	struct done d = { 0 };
+	ASSERT_EQ(dhcp_start(&l, self, "lcowdh1", MAC1, 1500, on_lease, &d, &c, &err), 0);
+	run_until(&l, &d.called, 10);
+	ASSERT_TRUE(d.called);
+	EXPECT_EQ(d.r, -ETIMEDOUT);
+	EXPECT_TRUE(strstr(d.msg, "no DHCP lease on lcowdh1 in 1 s (no offer)") != NULL);
+	if (!strstr(d.msg, "no offer"))
+		TAP_DIAG("%s", d.msg);
+	dhcp_stop(c);
+	/* An interface that is not there: an error at once. */
+	EXPECT_EQ(dhcp_start(&l, self, "lcowdh9", MAC1, 1500, on_lease, &d, &c, &err), -ENODEV);
+	close(self);
+	kill(peer, SIGKILL);
+	waitpid(peer, NULL, 0);
+	loop_fini(&l);
 }
 
 TAP_MAIN()

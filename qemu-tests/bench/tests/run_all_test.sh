@@ -123,7 +123,7 @@ t "the target figure: kernel start → negotiated as is and Hyper-V-like; peers'
 		grep -qF '| 4.5× | 900.0 ms (±0.0) [n=3] | 700.0 ms (±0.0) [n=3] | 12.2× |' '$work/rep/report.md'"
 t "a missing figure is 'not measured'; peers not run say why; footprint and optimisations shown" \
 	bash -c "grep -qF '| /init → agent dialled | not measured | not measured | 300.0 ms' '$work/rep/report.md' &&
-		grep -qF 'skipped: not cached' '$work/rep/report.md' && grep -qF 'not built: offline' '$work/rep/report.md' &&
+		grep -qF 'skipped: not cached' '$work/rep/report.md' && grep -qF '| firecracker | | | skipped: not cached |' '$work/rep/report.md' &&
 		grep -qF 'MemTotal − MemAvailable = 30000 kB' '$work/rep/report.md' && grep -qF '| quiet | 1 | 0.5 |' '$work/rep/report.md'"
 t "the SVG parses and has a bar per measured phase of each clock plus one per peer" \
 	python3 - "$work/rep/boot-phases.svg" <<'EOF'
