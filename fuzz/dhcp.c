@@ -16,13 +16,6 @@
 #include "target.h"
 #include "network/dhcp.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *msg = malloc(size ? size : 1);	/* exact size: ASan sees overreads */

@@ -14,13 +14,6 @@
 #include "target.h"
 #include "kmsg/kmsg.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* An exact-size copy: ASan sees any read past the record. */

@@ -273,6 +273,8 @@ static void transmit(struct dhcp_client *c)
 		log_warning("DHCP: no retransmission timer", LOG_STR("ifname", c->ifname), LOG_ERR(&err));
 }
 
+/* Stop the exchange and report; the callback may dhcp_stop() c, so
+ * nothing may touch c after finish() returns. */
 static void finish(struct dhcp_client *c, int r, const struct dhcp_reply *lease,
 		   const struct error *err)
 {
@@ -291,7 +293,7 @@ static void on_readable(struct loop_source *src, uint32_t events)
 {
 	struct dhcp_client *c = src->data;
 	(void)events;
-	for (int i = 0; i < 16 && c->state != DONE; i++) {
+	for (int i = 0; i < 16; i++) {
 		uint8_t buf[1500];
 		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
 		if (n < 0)
@@ -306,7 +308,9 @@ static void on_readable(struct loop_source *src, uint32_t events)
 			transmit(c);
 		} else if (c->state == REQUESTING && r.type == DHCP_ACK &&
 			   r.server_id == c->offer.server_id) {
+			/* Last: the owner's callback may free c. */
 			finish(c, 0, &r, NULL);
+			return;
 		} else if (c->state == REQUESTING && r.type == DHCP_NAK &&
 			   (!r.server_id || r.server_id == c->offer.server_id)) {
 			/* Start over, as RFC 2131 says; a server that keeps
