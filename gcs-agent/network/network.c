@@ -6,6 +6,8 @@
 #include "network.h"
 
 #include <dirent.h>
+#include <limits.h>
+#include <net/if.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -163,25 +165,82 @@ static struct net_ns *get_ns(struct network *net, const char *id, struct error *
 	return ns;
 }
 
+/* The one entry of directory path (the interface under a device's net/):
+ * 0, -ENODEV when there is none (yet), -EINVAL when there are several. */
+static int only_entry(const char *path, char *out, size_t len, struct error *err)
+{
+	_cleanup_closedir_ DIR *d = opendir(path);
+	int found = 0;
+	for (struct dirent *de; d && (de = readdir(d));) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (found++)
+			return error_setx(err, EINVAL, "multiple interface names found in %s", path);
+		snprintf(out, len, "%s", de->d_name);
+	}
+	return found ? 0 : error_setx(err, ENODEV, "no interface in %s", path);
+}
+
+/* The first entry of dir starting with prefix, as a path in out. */
+static bool first_match(const char *dir, const char *prefix, char *out, size_t len)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	size_t n = strlen(prefix);
+	for (struct dirent *de; d && (de = readdir(d));) {
+		if (de->d_name[0] != '.' && strncmp(de->d_name, prefix, n) == 0) {
+			snprintf(out, len, "%s/%s", dir, de->d_name);
+			return true;
+		}
+	}
+	return false;
+}
+
+int network_sysfs_ifname(const char *sysfs, const char *vmbus_id, bool vpci, char *ifname,
+			 size_t len, struct error *err)
+{
+	if (!*vmbus_id || strchr(vmbus_id, '/') || strstr(vmbus_id, ".."))
+		return error_setx(err, EINVAL, "bad vmbus instance id '%s'", vmbus_id);
+	char dev[PATH_MAX], path[PATH_MAX];
+	snprintf(dev, sizeof(dev), "%s/bus/vmbus/devices/%s", sysfs, vmbus_id);
+	if (vpci) {
+		/* hcsshim's pci.FindDeviceFullPath: the vmbus device holds a
+		 * PCI bus "pciDDDD:BB"; the NIC is the function "DDDD:BB:..."
+		 * on it. */
+		char bus[PATH_MAX], fn[PATH_MAX];
+		if (!first_match(dev, "pci", bus, sizeof(bus)))
+			return error_setx(err, ENODEV, "no PCI bus under %s", dev);
+		const char *name = strrchr(bus, '/') + 1;
+		if (!first_match(bus, name + 3, fn, sizeof(fn)))
+			return error_setx(err, ENODEV, "no PCI function under %s", bus);
+		if (snprintf(path, sizeof(path), "%s/net", fn) >= (int)sizeof(path))
+			return error_setx(err, ENAMETOOLONG, "%s/net", fn);
+	} else if (snprintf(path, sizeof(path), "%s/net", dev) >= (int)sizeof(path)) {
+		return error_setx(err, ENAMETOOLONG, "%s/net", dev);
+	}
+	return only_entry(path, ifname, len, err);
+}
+
 /* The adapter's interface in the VM's namespace: by its vmbus instance id
- * on Hyper-V (/sys/bus/vmbus/devices/<id>/net/<name>), else by MAC (QEMU's
- * virtio-net has no instance id). */
+ * on Hyper-V (/sys/bus/vmbus/devices/<id>/net/<name>, or for a VPCI-assigned
+ * NIC the PCI function under that device), else by MAC (QEMU's virtio-net
+ * has no instance id). */
 static int resolve(struct nl *root, const struct net_adapter *a, struct nl_link *out,
 		   struct error *err)
 {
-	if (*a->id && !strchr(a->id, '/') && !strstr(a->id, "..")) {
-		char path[160];
-		snprintf(path, sizeof(path), "/sys/bus/vmbus/devices/%s/net", a->id);
-		_cleanup_closedir_ DIR *d = opendir(path);
-		for (struct dirent *de; d && (de = readdir(d));) {
-			if (de->d_name[0] == '.')
-				continue;
-			return nl_link_by_name(root, de->d_name, out, err);
-		}
-	}
+	char ifname[IF_NAMESIZE];
+	bool sane_id = *a->id && !strchr(a->id, '/') && !strstr(a->id, "..");
+	int r = sane_id ? network_sysfs_ifname("/sys", a->id, a->vpci_assigned, ifname,
+					       sizeof(ifname), err)
+			: -ENODEV;
+	if (r == 0)
+		return nl_link_by_name(root, ifname, out, err);
+	if (r == -EINVAL)
+		return r;	/* several interfaces: refused, as hcsshim */
+	error_clear(err);
 	if (a->has_mac)
 		return nl_link_by_mac(root, a->mac, out, err);
-	return error_setx(err, ENODEV, "no vmbus network device %s", a->id);
+	return error_setx(err, ENODEV, "no %s network device %s", a->vpci_assigned ? "VPCI" : "vmbus",
+			  a->id);
 }
 
 static bool tolerable(int r)

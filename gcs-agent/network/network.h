@@ -72,6 +72,13 @@ struct net_adapter {
  * Errors: -EBADMSG (JSON types) or -EINVAL (values). */
 int net_adapter_parse(const json_t *settings, struct net_adapter *a, struct error *err);
 
+/* An adapter's interface name from sysfs (sysfs: "/sys", or a test's
+ * tree): the one entry of bus/vmbus/devices/<id>/net/, or, VPCI-assigned,
+ * of .../<id>/pciDDDD:BB/DDDD:BB<function>/net/ (hcsshim's InstanceIDToName).
+ * -ENODEV: not there (yet); -EINVAL: several, or a bad id. */
+int network_sysfs_ifname(const char *sysfs, const char *vmbus_id, bool vpci, char *ifname,
+			 size_t len, struct error *err);
+
 /* resolv.conf text for adapters (searches then servers, duplicates
  * dropped, hcsshim's GenerateResolvConfContent): malloc'd in *out. */
 int net_resolv_conf(const struct net_adapter *const *adapters, size_t n, char **out,

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -485,6 +486,50 @@ TEST(spec_namespace_id)
 	json_decref(spec);
 	network_spec_namespace_id(NULL, id, sizeof(id));
 	EXPECT_STREQ(id, "");
+}
+
+/* A file tree standing in for /sys. */
+static void mk(const char *root, const char *rel)
+{
+	char path[PATH_MAX], cmd[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", path);
+	if (system(cmd) != 0)
+		TAP_DIAG("mkdir -p %s failed", path);
+}
+
+TEST(sysfs_ifname_vmbus_and_vpci_as_hcsshim_finds_them)
+{
+	char root[] = "/tmp/lcow-net-sysfs.XXXXXX";
+	ASSERT_TRUE(mkdtemp(root) != NULL);
+	const char *id = "aaaaaaaa-0000-4000-8000-000000000001";
+	const char *vp = "bbbbbbbb-0000-4000-8000-000000000002";
+	mk(root, "bus/vmbus/devices/aaaaaaaa-0000-4000-8000-000000000001/net/eth3");
+	/* A VPCI NIC: the vmbus device holds PCI bus 7870:00, the NIC is its
+	 * function 7870:00:00.0 (Hyper-V's SR-IOV / accelerated networking). */
+	mk(root, "bus/vmbus/devices/bbbbbbbb-0000-4000-8000-000000000002/pci7870:00/7870:00:00.0/net/eth4");
+	char name[IF_NAMESIZE];
+	struct error err = { 0 };
+	ASSERT_EQ(network_sysfs_ifname(root, id, false, name, sizeof(name), &err), 0);
+	EXPECT_STREQ(name, "eth3");
+	ASSERT_EQ(network_sysfs_ifname(root, vp, true, name, sizeof(name), &err), 0);
+	EXPECT_STREQ(name, "eth4");
+	/* Looked for the wrong way: not there. */
+	EXPECT_EQ(network_sysfs_ifname(root, vp, false, name, sizeof(name), &err), -ENODEV);
+	EXPECT_EQ(network_sysfs_ifname(root, id, true, name, sizeof(name), &err), -ENODEV);
+	EXPECT_TRUE(strstr(err.msg, "no PCI bus") != NULL);
+	EXPECT_EQ(network_sysfs_ifname(root, "cccccccc-0000-4000-8000-000000000003", false, name,
+				       sizeof(name), &err), -ENODEV);
+	/* Two names under one device: refused, as hcsshim does. */
+	mk(root, "bus/vmbus/devices/aaaaaaaa-0000-4000-8000-000000000001/net/eth5");
+	EXPECT_EQ(network_sysfs_ifname(root, id, false, name, sizeof(name), &err), -EINVAL);
+	EXPECT_TRUE(strstr(err.msg, "multiple interface names") != NULL);
+	/* Ids that would leave the tree. */
+	EXPECT_EQ(network_sysfs_ifname(root, "../x", false, name, sizeof(name), &err), -EINVAL);
+	EXPECT_EQ(network_sysfs_ifname(root, "", true, name, sizeof(name), &err), -EINVAL);
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	EXPECT_EQ(system(cmd), 0);
 }
 
 /* --- DHCP --------------------------------------------------------------- */
