@@ -93,9 +93,9 @@ static int dial(uint32_t port, int retry_ms)
 static void record(json_t *j)
 {
 	_cleanup_(json_decrefp) json_t *owned = j;
-	if (record_fd < 0 || !j)
+	if (record_fd < 0 || !owned)
 		return;
-	_cleanup_free_ char *text = json_dumps(j, JSON_COMPACT);
+	_cleanup_free_ char *text = json_dumps(owned, JSON_COMPACT);
 	if (!text)
 		return;
 	size_t n = strlen(text);
@@ -708,7 +708,8 @@ int main(int argc, char **argv)
 		return run_raw(argv[2]);
 	}
 	unsigned max_connections = 0;
-	for (int i = 2; i < argc; i++) {
+	/* Every option takes a value: they come in pairs. */
+	for (int i = 2; i < argc; i += 2) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
 			die("option %s needs a value", argv[i]);
@@ -724,7 +725,6 @@ int main(int argc, char **argv)
 			negotiate_result = (int32_t)strtoul(v, NULL, 0);
 		else
 			die("unknown option %s", argv[i]);
-		i++;
 	}
 	if (!base)
 		die("--uds BASE is required");
