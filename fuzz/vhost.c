@@ -30,6 +30,7 @@
 
 #define FUZZ_NAME "vhost"
 #include "target.h"
+#include "lcow/fdpass.h"
 #include "log.h"
 #include "vhost_user.h"
 #include "vsockd.h"
@@ -85,21 +86,8 @@ static void run(struct vsockd *d, int fe)
 static void send_msg(int fe, const uint8_t *msg, size_t len, const int *fds, unsigned nfds)
 {
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * VHOST_USER_MAX_FDS)];
-		struct cmsghdr align;
-	} cbuf;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (nfds) {
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	if (sendmsg(fe, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+	_Static_assert(VHOST_USER_MAX_FDS <= LCOW_FDPASS_MAX, "fds per message");
+	if (send_with_fds(fe, &iov, 1, fds, nfds, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		CHECK(errno == EAGAIN || errno == EPIPE || errno == ECONNRESET);
 }
 

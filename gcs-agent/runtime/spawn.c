@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "lcow/cleanup.h"
+#include "lcow/fdpass.h"
 #include "lcow/fs.h"
 #include "user.h"
 
@@ -48,22 +49,7 @@ struct spawn_report {
 static int send_report(int sock, const struct spawn_report *rep, int fd)
 {
 	struct iovec iov = { .iov_base = (void *)rep, .iov_len = sizeof(*rep) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (fd >= 0) {
-		memset(&u, 0, sizeof(u));
-		msg.msg_control = u.buf;
-		msg.msg_controllen = sizeof(u.buf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+	return send_with_fds(sock, &iov, 1, &fd, fd >= 0 ? 1 : 0, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
 /* The report socket, for child_setup's pty (set by child_main). */

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "harness.h"
+#include "lcow/fdpass.h"
 #include "lcow/tap.h"
 #include "vhost_user.h"
 #include "vsock.h"
@@ -199,21 +200,7 @@ static int send_msg(int sock, uint32_t req, const void *p, uint32_t size, const 
 {
 	struct vhost_user_hdr h = { .request = req, .flags = VHOST_USER_VERSION, .size = size };
 	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)p, size } };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} cb;
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
-	if (nfds) {
-		mh.msg_control = cb.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	return sendmsg(sock, &mh, 0) < 0 ? -1 : 0;
+	return send_with_fds(sock, iov, size ? 2 : 1, fds, nfds, 0) < 0 ? -1 : 0;
 }
 
 TEST(front_end_disconnect_exits_0_and_every_fd_is_cloexec)

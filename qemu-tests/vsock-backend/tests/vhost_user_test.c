@@ -12,6 +12,7 @@
 #include <dirent.h>
 
 #include "harness.h"
+#include "lcow/fdpass.h"
 #include "lcow/tap.h"
 #include "log.h"
 #include "vhost_user.h"
@@ -87,21 +88,10 @@ static int fe_send(struct fe *f, uint32_t req, uint32_t flags, const void *paylo
 {
 	struct vhost_user_hdr h = { .request = req, .flags = VHOST_USER_VERSION | flags, .size = size };
 	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)payload, size } };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-		struct cmsghdr align;
-	} cb;
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
-	if (nfds) {
-		mh.msg_control = cb.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	return sendmsg(f->sock, &mh, MSG_NOSIGNAL) == (ssize_t)(sizeof(h) + size) ? 0 : -1;
+	return send_with_fds(f->sock, iov, size ? 2 : 1, fds, nfds, MSG_NOSIGNAL) ==
+			       (ssize_t)(sizeof(h) + size)
+		       ? 0
+		       : -1;
 }
 
 /* Read one reply; returns its payload size or -1. */
