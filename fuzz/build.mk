@@ -74,13 +74,14 @@ $(FUZZ_B)/vhd: $(FUZZ_OBJ)/fuzz/vhd.o $(FUZZ_OBJ)/image/disk/vhd.o $(FUZZ_OBJ)/i
 	@$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ -lext2fs -lcom_err
 
 # --- mkinitrd: list parser and archive writer ---
-FUZZ_MKINITRD_OBJS := $(FUZZ_OBJ)/image/mkinitrd-spec.o $(FUZZ_OBJ)/image/mkinitrd-write.o
+FUZZ_MKINITRD_OBJS := $(FUZZ_OBJ)/image/mkinitrd-spec.o $(FUZZ_OBJ)/image/mkinitrd-write.o \
+	$(FUZZ_OBJ)/image/mkinitrd-lz4.o
 $(FUZZ_OBJ)/fuzz/mkinitrd.o: FUZZ_EXTRA += -Iimage
 
 $(FUZZ_B)/mkinitrd: $(FUZZ_OBJ)/fuzz/mkinitrd.o $(FUZZ_MKINITRD_OBJS) $(FUZZ_COMMON_OBJS)
 	@mkdir -p $(@D)
 	@echo "  LD [fuzz]  $@"
-	@$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ -larchive
+	@$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ -larchive -llz4
 
 # --- the vsock backend: virtqueue descriptors, packets, the engine ---
 FUZZ_VSOCKD_SRCS := $(addprefix qemu-tests/vsock-backend/,log.c iov.c bytebuf.c guest_mem.c \

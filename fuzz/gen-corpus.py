@@ -300,6 +300,7 @@ sock /run/sock 0755 0 0
 """
 add("mkinitrd", "cpio", b"\x00" + LIST.encode())
 add("mkinitrd", "cpio-gzip", b"\x02" + LIST.encode())
+add("mkinitrd", "cpio-lz4", b"\x08" + LIST.encode())
 add("mkinitrd", "tar", b"\x01" + LIST.replace("sock /run/sock 0755 0 0\n", "").encode())
 add("mkinitrd", "tar-gzip-maxtime", b"\x07" + b"dir a 0700 4294967294 0\nfile a/b//./c a 4755 1 2\n")
 add("mkinitrd", "errors", b"\x00" + b"""file /x nonexistent 0644 0 0

@@ -2,7 +2,9 @@
 /*
  * libFuzzer target: the initrd builder (image/mkinitrd-spec.c, -write.c).
  * Input: a flags byte, then a gen_init_cpio-style list.  Flags bit 0 picks
- * tar over newc cpio, bit 1 gzip.  The list is parsed and finalised; the
+ * tar over newc cpio, bit 1 gzip, bit 2 the latest mtime, bit 3 the LZ4
+ * legacy frame (mkinitrd-lz4.c, what initrd.img ships as; it wins over
+ * gzip).  The list is parsed and finalised; the
  * archive is written to a memory file from sources in a private directory
  * made at start-up (a, empty, big, d/c, ln -> a, fifo), then read back
  * with libarchive.
@@ -165,7 +167,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	struct mkinitrd_options o = {
 		.format = flags & 1 ? MKINITRD_TAR : MKINITRD_CPIO,
-		.compress = flags & 2 ? MKINITRD_COMPRESS_GZIP : MKINITRD_COMPRESS_NONE,
+		.compress = flags & 8	? MKINITRD_COMPRESS_LZ4
+			    : flags & 2 ? MKINITRD_COMPRESS_GZIP
+					: MKINITRD_COMPRESS_NONE,
 		.mtime = flags & 4 ? SPEC_MTIME_MAX : 1700000000,
 		.src_dirfd = src_fd,
 		.src_dir = src_dir,
@@ -173,7 +177,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (spec_check_sources(&s, &o, &err) < 0)
 		goto out;
 	CHECK(ftruncate(out_fd, 0) == 0 && lseek(out_fd, 0, SEEK_SET) == 0);
-	if (spec_write_archive(&s, &o, out_fd, &err) < 0) {
+	int w = o.compress == MKINITRD_COMPRESS_LZ4 ? spec_write_archive_lz4(&s, &o, out_fd, &err)
+						    : spec_write_archive(&s, &o, out_fd, &err);
+	if (w < 0) {
 		CHECK(err.msg[0]);
 		goto out;
 	}
