@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -734,6 +735,9 @@ static pid_t veth_and_server(int answers)
 	pid_t pid = fork();
 	if (pid == 0) {
 		char c;
+		/* Gone with the test, even one a failed check ends early. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		alarm(30);
 		if (unshare(CLONE_NEWNET) < 0 || write(up[1], "u", 1) != 1 ||
 		    read(down[0], &c, 1) != 1)
 			_exit(1);
@@ -837,6 +841,48 @@ TEST(kernel_dhcp_lease_configures_the_adapter_and_resolv_conf)
 	network_detach(net, "ns-d");
 	network_free(net);
 	close(fd);
+	loop_fini(&l);
+}
+
+TEST(kernel_dhcp_in_flight_when_the_container_goes_fails_its_waiters)
+{
+	if (!private_netns())
+		return;
+	pid_t peer = veth_and_server(0);	/* nobody answers */
+	if (peer < 0)
+		return;
+	struct loop l;
+	struct error err = { 0 };
+	ASSERT_EQ(loop_init(&l, &err), 0);
+	struct network *net = NULL;
+	ASSERT_EQ(network_new(&l, &net, &err), 0);
+	json_t *s = J("{\"NamespaceID\":\"ns-g\",\"ID\":\"nic-g\",\"MacAddress\":\"02-00-00-00-DC-01\"}");
+	/* Added before the container exists: nothing to wait for yet. */
+	struct network_op *op = NULL;
+	struct done d = { 0 };
+	ASSERT_EQ(network_modify_async(net, true, s, on_done, &d, &op, &err), 0);
+	json_decref(s);
+	int fd = -1;
+	ASSERT_EQ(network_create_netns(&fd, &err), 0);
+	ASSERT_EQ(network_attach(net, "ns-g", fd, &err), 0);
+	ASSERT_EQ(network_wait_ready(net, "ns-g", on_done, &d, &op, &err), NETWORK_PENDING);
+	/* A second wait, cancelled by its requester: never answered. */
+	struct done d2 = { 0 };
+	struct network_op *op2 = NULL;
+	ASSERT_EQ(network_wait_ready(net, "ns-g", on_done, &d2, &op2, &err), NETWORK_PENDING);
+	EXPECT_TRUE(network_op_forget(net, op2));
+	loop_run_once(&l, 200, &err);
+	EXPECT_FALSE(d.called);
+	/* The container is deleted before any lease: its init's wait ends. */
+	network_detach(net, "ns-g");
+	ASSERT_TRUE(d.called);
+	EXPECT_EQ(d.r, -ECANCELED);
+	EXPECT_TRUE(strstr(d.msg, "network namespace is gone") != NULL);
+	EXPECT_FALSE(d2.called);
+	network_free(net);
+	close(fd);
+	kill(peer, SIGKILL);
+	waitpid(peer, NULL, 0);
 	loop_fini(&l);
 }
 
