@@ -280,7 +280,7 @@ int cgroup_remove(const char *name, struct error *err)
 }
 
 /* The whole (small) file, NUL-terminated, malloc'd. */
-static char *read_at(int dirfd, const char *file)
+char *cgroup_read(int dirfd, const char *file)
 {
 	_cleanup_close_ int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -311,9 +311,9 @@ static char *read_at(int dirfd, const char *file)
 	return buf;
 }
 
-static uint64_t read_u64(int dirfd, const char *file)
+uint64_t cgroup_read_u64(int dirfd, const char *file)
 {
-	_cleanup_free_ char *s = read_at(dirfd, file);
+	_cleanup_free_ char *s = cgroup_read(dirfd, file);
 	if (!s)
 		return 0;
 	if (strncmp(s, "max", 3) == 0)
@@ -322,7 +322,7 @@ static uint64_t read_u64(int dirfd, const char *file)
 }
 
 /* "key value" lines (cpu.stat, memory.stat, memory.events). */
-static uint64_t kv(const char *text, const char *key)
+uint64_t cgroup_kv(const char *text, const char *key)
 {
 	size_t klen = strlen(key);
 	for (const char *p = text; p && *p;) {
@@ -337,13 +337,13 @@ static uint64_t kv(const char *text, const char *key)
 
 uint64_t cgroup_oom_kills(int dirfd)
 {
-	_cleanup_free_ char *ev = read_at(dirfd, "memory.events");
-	return ev ? kv(ev, "oom_kill") : 0;
+	_cleanup_free_ char *ev = cgroup_read(dirfd, "memory.events");
+	return ev ? cgroup_kv(ev, "oom_kill") : 0;
 }
 
 int cgroup_pids(int dirfd, int **pids, size_t *n, struct error *err)
 {
-	_cleanup_free_ char *procs = read_at(dirfd, "cgroup.procs");
+	_cleanup_free_ char *procs = cgroup_read(dirfd, "cgroup.procs");
 	if (!procs)
 		return error_set(err, errno ? errno : EIO, "read cgroup.procs");
 	size_t count = 0, cap = 16;
@@ -401,65 +401,65 @@ static void jw_close(struct jw *w)
 
 int cgroup_write_metrics(int dirfd, FILE *out, struct error *err)
 {
-	_cleanup_free_ char *cpu = read_at(dirfd, "cpu.stat");
-	_cleanup_free_ char *mem = read_at(dirfd, "memory.stat");
-	_cleanup_free_ char *events = read_at(dirfd, "memory.events");
+	_cleanup_free_ char *cpu = cgroup_read(dirfd, "cpu.stat");
+	_cleanup_free_ char *mem = cgroup_read(dirfd, "memory.stat");
+	_cleanup_free_ char *events = cgroup_read(dirfd, "memory.events");
 	if (!cpu && !mem)
 		return error_set(err, errno ? errno : EIO, "read the cgroup's statistics");
 	struct jw top = { out, true }, a, b;
 	fputc('{', out);
 
 	jw_open(&top, &a, "pids");
-	jw_u64(&a, "current", read_u64(dirfd, "pids.current"));
-	jw_u64(&a, "limit", read_u64(dirfd, "pids.max"));
+	jw_u64(&a, "current", cgroup_read_u64(dirfd, "pids.current"));
+	jw_u64(&a, "limit", cgroup_read_u64(dirfd, "pids.max"));
 	jw_close(&a);
 
 	/* v2 counts microseconds; the v1 shape nanoseconds. */
 	jw_open(&top, &a, "cpu");
 	jw_open(&a, &b, "usage");
-	jw_u64(&b, "total", kv(cpu, "usage_usec") * 1000);
-	jw_u64(&b, "kernel", kv(cpu, "system_usec") * 1000);
-	jw_u64(&b, "user", kv(cpu, "user_usec") * 1000);
+	jw_u64(&b, "total", cgroup_kv(cpu, "usage_usec") * 1000);
+	jw_u64(&b, "kernel", cgroup_kv(cpu, "system_usec") * 1000);
+	jw_u64(&b, "user", cgroup_kv(cpu, "user_usec") * 1000);
 	jw_close(&b);
 	jw_open(&a, &b, "throttling");
-	jw_u64(&b, "periods", kv(cpu, "nr_periods"));
-	jw_u64(&b, "throttled_periods", kv(cpu, "nr_throttled"));
-	jw_u64(&b, "throttled_time", kv(cpu, "throttled_usec") * 1000);
+	jw_u64(&b, "periods", cgroup_kv(cpu, "nr_periods"));
+	jw_u64(&b, "throttled_periods", cgroup_kv(cpu, "nr_throttled"));
+	jw_u64(&b, "throttled_time", cgroup_kv(cpu, "throttled_usec") * 1000);
 	jw_close(&b);
 	jw_close(&a);
 
-	uint64_t limit = read_u64(dirfd, "memory.max");
-	uint64_t swap_limit = read_u64(dirfd, "memory.swap.max");
+	uint64_t limit = cgroup_read_u64(dirfd, "memory.max");
+	uint64_t swap_limit = cgroup_read_u64(dirfd, "memory.swap.max");
 	jw_open(&top, &a, "memory");
-	jw_u64(&a, "cache", kv(mem, "file"));
-	jw_u64(&a, "rss", kv(mem, "anon"));
-	jw_u64(&a, "mapped_file", kv(mem, "file_mapped"));
-	jw_u64(&a, "dirty", kv(mem, "file_dirty"));
-	jw_u64(&a, "writeback", kv(mem, "file_writeback"));
-	jw_u64(&a, "pg_fault", kv(mem, "pgfault"));
-	jw_u64(&a, "pg_maj_fault", kv(mem, "pgmajfault"));
-	jw_u64(&a, "inactive_anon", kv(mem, "inactive_anon"));
-	jw_u64(&a, "active_anon", kv(mem, "active_anon"));
-	jw_u64(&a, "inactive_file", kv(mem, "inactive_file"));
-	jw_u64(&a, "active_file", kv(mem, "active_file"));
-	jw_u64(&a, "unevictable", kv(mem, "unevictable"));
+	jw_u64(&a, "cache", cgroup_kv(mem, "file"));
+	jw_u64(&a, "rss", cgroup_kv(mem, "anon"));
+	jw_u64(&a, "mapped_file", cgroup_kv(mem, "file_mapped"));
+	jw_u64(&a, "dirty", cgroup_kv(mem, "file_dirty"));
+	jw_u64(&a, "writeback", cgroup_kv(mem, "file_writeback"));
+	jw_u64(&a, "pg_fault", cgroup_kv(mem, "pgfault"));
+	jw_u64(&a, "pg_maj_fault", cgroup_kv(mem, "pgmajfault"));
+	jw_u64(&a, "inactive_anon", cgroup_kv(mem, "inactive_anon"));
+	jw_u64(&a, "active_anon", cgroup_kv(mem, "active_anon"));
+	jw_u64(&a, "inactive_file", cgroup_kv(mem, "inactive_file"));
+	jw_u64(&a, "active_file", cgroup_kv(mem, "active_file"));
+	jw_u64(&a, "unevictable", cgroup_kv(mem, "unevictable"));
 	jw_u64(&a, "hierarchical_memory_limit", limit);
 	jw_u64(&a, "hierarchical_swap_limit", swap_limit);
 	jw_open(&a, &b, "usage");
 	jw_u64(&b, "limit", limit);
-	jw_u64(&b, "usage", read_u64(dirfd, "memory.current"));
-	jw_u64(&b, "max", read_u64(dirfd, "memory.peak"));
+	jw_u64(&b, "usage", cgroup_read_u64(dirfd, "memory.current"));
+	jw_u64(&b, "max", cgroup_read_u64(dirfd, "memory.peak"));
 	jw_close(&b);
 	jw_open(&a, &b, "swap");
 	jw_u64(&b, "limit", swap_limit);
-	jw_u64(&b, "usage", read_u64(dirfd, "memory.swap.current"));
-	jw_u64(&b, "max", read_u64(dirfd, "memory.swap.peak"));
+	jw_u64(&b, "usage", cgroup_read_u64(dirfd, "memory.swap.current"));
+	jw_u64(&b, "max", cgroup_read_u64(dirfd, "memory.swap.peak"));
 	jw_close(&b);
 	jw_open(&a, &b, "kernel");
-	jw_u64(&b, "usage", kv(mem, "kernel_stack"));
+	jw_u64(&b, "usage", cgroup_kv(mem, "kernel_stack"));
 	jw_close(&b);
 	jw_open(&a, &b, "kernel_tcp");
-	jw_u64(&b, "usage", kv(mem, "sock"));
+	jw_u64(&b, "usage", cgroup_kv(mem, "sock"));
 	jw_close(&b);
 	jw_close(&a);
 
@@ -470,7 +470,7 @@ int cgroup_write_metrics(int dirfd, FILE *out, struct error *err)
 
 	if (events) {
 		jw_open(&top, &a, "memory_oom_control");
-		jw_u64(&a, "oom_kill", kv(events, "oom_kill"));
+		jw_u64(&a, "oom_kill", cgroup_kv(events, "oom_kill"));
 		jw_close(&a);
 	}
 	fputc('}', out);

@@ -66,6 +66,14 @@ struct cgroup_threshold {
 };
 bool cgroup_threshold_crossed(struct cgroup_threshold *t, uint64_t current);
 
+/* A cgroup file of dirfd's: the whole (small) text, malloc'd (NULL when
+ * unreadable); a number ("max": UINT64_MAX; 0 when unreadable); the value
+ * of key in "key value" lines (cpu.stat, memory.stat, memory.events; 0
+ * when absent). */
+char *cgroup_read(int dirfd, const char *file);
+uint64_t cgroup_read_u64(int dirfd, const char *file);
+uint64_t cgroup_kv(const char *text, const char *key);
+
 /* Put the agent in CGROUP_AGENT with oom_score_adj -1000 and prepare the
  * pods cgroup: controllers enabled for its children, memory capped at the
  * VM's RAM less pods_reserve (0: no cap).  A cap that cannot be set is

@@ -38,7 +38,7 @@ struct oom_watch {
 #define MEM_WATCH_PERIOD_MS 1000
 struct mem_watch {
 	struct loop_timer timer;
-	int fd;				/* memory.current; -1: not watched */
+	int dirfd;			/* the agent's cgroup; -1: not watched */
 	struct cgroup_threshold t;
 };
 

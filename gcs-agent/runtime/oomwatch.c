@@ -24,22 +24,8 @@
 
 #include "cgroup.h"
 #include "internal.h"
+#include "lcow/cleanup.h"
 #include "log.h"
-
-static uint64_t event_count(const char *text, const char *key)
-{
-	size_t klen = strlen(key);
-	const char *p = text;
-	while (*p) {
-		if (strncmp(p, key, klen) == 0 && p[klen] == ' ')
-			return strtoull(p + klen + 1, NULL, 10);
-		const char *nl = strchr(p, '\n');
-		if (!nl)
-			break;
-		p = nl + 1;
-	}
-	return 0;
-}
 
 /* Read the file again (which also re-arms the kernel's change mark). */
 static int read_events(struct oom_watch *w, uint64_t *kills)
@@ -49,7 +35,7 @@ static int read_events(struct oom_watch *w, uint64_t *kills)
 	if (n < 0)
 		return -errno;
 	buf[n] = '\0';
-	*kills = event_count(buf, "oom_kill");
+	*kills = cgroup_kv(buf, "oom_kill");
 	return 0;
 }
 
@@ -104,38 +90,19 @@ void oom_watch_stop(struct runtime_system *sys)
 
 /* The agent's memory threshold.  hcsshim's guest on cgroup v2 reads
  * /gcs's memory.current every second; so does this, on the loop. */
-static int read_u64(int fd, uint64_t *v)
-{
-	char buf[32];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return n < 0 ? -errno : -EIO;
-	buf[n] = '\0';
-	char *end;
-	errno = 0;
-	*v = strtoull(buf, &end, 10);
-	return errno || end == buf ? -EIO : 0;
-}
-
 static void on_mem_tick(struct loop_timer *timer)
 {
 	struct mem_watch *m = timer->data;
-	uint64_t current = 0;
-	if (read_u64(m->fd, &current) == 0 && cgroup_threshold_crossed(&m->t, current)) {
+	uint64_t current = cgroup_read_u64(m->dirfd, "memory.current");
+	if (cgroup_threshold_crossed(&m->t, current)) {
 		/* What the memory is: memory.stat's main lines. */
-		char stat[2048] = "";
-		int sfd = open(CGROUP_ROOT "/" CGROUP_AGENT "/memory.stat", O_RDONLY | O_CLOEXEC);
-		if (sfd >= 0) {
-			ssize_t n = read(sfd, stat, sizeof(stat) - 1);
-			stat[n > 0 ? n : 0] = '\0';
-			close(sfd);
-		}
+		_cleanup_free_ char *stat = cgroup_read(m->dirfd, "memory.stat");
 		log_warning("memory usage for cgroup exceeded threshold",
 			    LOG_STR("cgroup", "/" CGROUP_AGENT), LOG_U64("threshold_bytes", m->t.threshold),
 			    LOG_U64("current_bytes", current), LOG_U64("count", m->t.crossings),
-			    LOG_U64("anon_bytes", event_count(stat, "anon")),
-			    LOG_U64("file_bytes", event_count(stat, "file")),
-			    LOG_U64("kernel_bytes", event_count(stat, "kernel")));
+			    LOG_U64("anon_bytes", cgroup_kv(stat, "anon")),
+			    LOG_U64("file_bytes", cgroup_kv(stat, "file")),
+			    LOG_U64("kernel_bytes", cgroup_kv(stat, "kernel")));
 	}
 	struct error err = { 0 };
 	if (loop_timer_arm(timer, MEM_WATCH_PERIOD_MS, &err) < 0)
@@ -148,30 +115,27 @@ void mem_watch_start(struct runtime *rt, uint64_t threshold)
 	if (!threshold || !rt->loop)
 		return;
 	struct error err = { 0 };
-	const char *path = CGROUP_ROOT "/" CGROUP_AGENT "/memory.current";
+	const char *path = CGROUP_ROOT "/" CGROUP_AGENT;
 	m->t = (struct cgroup_threshold){ .threshold = threshold };
-	m->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (m->fd < 0) {
-		log_warning("the agent's memory threshold will not be watched", LOG_STR("file", path),
+	m->dirfd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (m->dirfd < 0) {
+		log_warning("the agent's memory threshold will not be watched", LOG_STR("cgroup", path),
 			    LOG_STR("error", strerror(errno)));
 		return;
 	}
-	if (loop_timer_init(rt->loop, &m->timer, on_mem_tick, m, &err) < 0) {
+	if (loop_timer_init(rt->loop, &m->timer, on_mem_tick, m, &err) < 0 ||
+	    loop_timer_arm(&m->timer, MEM_WATCH_PERIOD_MS, &err) < 0) {
 		log_warning("the agent's memory threshold will not be watched", LOG_ERR(&err));
-		close(m->fd);
-		m->fd = -1;
-		return;
+		mem_watch_stop(rt->sys);
 	}
-	if (loop_timer_arm(&m->timer, MEM_WATCH_PERIOD_MS, &err) < 0)
-		log_warning("the agent's memory threshold will not be watched", LOG_ERR(&err));
 }
 
 void mem_watch_stop(struct runtime_system *sys)
 {
 	struct mem_watch *m = &sys->mem;
-	if (m->fd < 0)
+	if (m->dirfd < 0)
 		return;
 	loop_timer_fini(&m->timer);
-	close(m->fd);
-	m->fd = -1;
+	close(m->dirfd);
+	m->dirfd = -1;
 }

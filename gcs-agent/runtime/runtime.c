@@ -124,7 +124,7 @@ int runtime_enable(struct runtime *rt, const struct runtime_config *cfg, struct 
 	sys->last_cap = 40;
 	for (int i = 0; i < OOM_WATCHES; i++)
 		sys->oom[i].fd = -1;
-	sys->mem.fd = -1;
+	sys->mem.dirfd = -1;
 	/* To return to after forking into a container's pid namespace. */
 	sys->self_pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	if (sys->self_pidns_fd < 0) {
