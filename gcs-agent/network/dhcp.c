@@ -3,9 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "lcow/cleanup.h"
 #include "log.h"
+#include "netlink.h"
 
 /* The BOOTP message (RFC 951, RFC 2131 figure 1): fixed offsets. */
 #define OFF_OP 0
@@ -228,10 +226,9 @@ int dhcp_prefix_len(uint32_t netmask_be)
 
 /* --- the client ---------------------------------------------------------- */
 
-enum state { SELECTING, REQUESTING, DONE };
+enum state { SELECTING, REQUESTING };
 
 struct dhcp_client {
-	struct loop *loop;
 	struct loop_source src;
 	struct loop_timer resend, deadline;
 	int fd;
@@ -278,7 +275,6 @@ static void transmit(struct dhcp_client *c)
 static void finish(struct dhcp_client *c, int r, const struct dhcp_reply *lease,
 		   const struct error *err)
 {
-	c->state = DONE;
 	loop_timer_disarm(&c->resend);
 	loop_timer_disarm(&c->deadline);
 	if (c->src.added)
@@ -333,16 +329,12 @@ static void on_readable(struct loop_source *src, uint32_t events)
 
 static void on_resend(struct loop_timer *t)
 {
-	struct dhcp_client *c = t->data;
-	if (c->state != DONE)
-		transmit(c);
+	transmit(t->data);
 }
 
 static void on_deadline(struct loop_timer *t)
 {
 	struct dhcp_client *c = t->data;
-	if (c->state == DONE)
-		return;
 	struct error err = { 0 };
 	error_setx(&err, ETIMEDOUT, "no DHCP lease on %s in %u s (%s)%s%s", c->ifname,
 		   c->timeout_ms / 1000, c->state == SELECTING ? "no offer" : "no acknowledgement",
@@ -351,22 +343,13 @@ static void on_deadline(struct loop_timer *t)
 	finish(c, -ETIMEDOUT, NULL, &err);
 }
 
-/* The socket, made inside the namespace (the agent is single-threaded: a
- * moment there, as nl_open_in_netns). */
+/* Port 68 on ifname, inside the namespace. */
 static int open_socket(int netns_fd, const char *ifname, struct error *err)
 {
-	_cleanup_close_ int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0)
-		return error_set(err, errno, "open /proc/self/ns/net");
-	if (setns(netns_fd, CLONE_NEWNET) < 0)
-		return error_set(err, errno, "enter the network namespace");
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	int e = errno;
-	if (setns(self, CLONE_NEWNET) < 0)
-		abort();	/* not back home: everything after would be wrong */
+	int fd = netns_socket(netns_fd, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, err);
 	if (fd < 0)
-		return error_set(err, e, "DHCP socket");
-	int one = 1;
+		return error_prefix(err, fd, "DHCP socket");
+	int e, one = 1;
 	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(PORT_CLIENT) };
 	if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
@@ -388,7 +371,6 @@ int dhcp_start(struct loop *loop, int netns_fd, const char *ifname, const uint8_
 	struct dhcp_client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return error_set(err, ENOMEM, "DHCP client");
-	c->loop = loop;
 	c->fd = -1;
 	memcpy(c->mac, mac, 6);
 	snprintf(c->ifname, sizeof(c->ifname), "%s", ifname);
@@ -414,7 +396,6 @@ int dhcp_start(struct loop *loop, int netns_fd, const char *ifname, const uint8_
 	*out = c;
 	return 0;
 fail:
-	c->state = DONE;
 	dhcp_stop(c);
 	return r;
 }

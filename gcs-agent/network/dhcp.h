@@ -78,7 +78,8 @@ typedef void (*dhcp_done_fn)(void *arg, int r, const struct dhcp_reply *lease,
 
 /* Run DISCOVER -> OFFER -> REQUEST -> ACK on ifname (with mac) inside the
  * network namespace netns_fd, retransmitting at 1, 2, 4, 4... s, for up to
- * timeout_ms; fn runs once from the loop unless dhcp_stop() comes first. */
+ * timeout_ms; fn runs once from the loop unless dhcp_stop() comes first,
+ * and may itself dhcp_stop() the finished client. */
 int dhcp_start(struct loop *loop, int netns_fd, const char *ifname, const uint8_t mac[6],
 	       unsigned timeout_ms, dhcp_done_fn fn, void *arg, struct dhcp_client **out,
 	       struct error *err);

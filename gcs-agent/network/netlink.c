@@ -237,12 +237,31 @@ int nl_parse_link(const struct nlmsghdr *h, struct nl_link *out)
 
 /* ---- the socket ---- */
 
-int nl_open(struct nl *nl, struct error *err)
+int netns_socket(int netns_fd, int domain, int type, int protocol, struct error *err)
+{
+	/* The agent is single-threaded: a moment in the other namespace
+	 * only to create the socket, which stays bound to it. */
+	_cleanup_close_ int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return error_set(err, errno, "open /proc/self/ns/net");
+	if (setns(netns_fd, CLONE_NEWNET) < 0)
+		return error_set(err, errno, "enter the network namespace");
+	int fd = socket(domain, type, protocol);
+	int e = errno;
+	if (setns(self, CLONE_NEWNET) < 0) {
+		/* Not back home: everything after this would be wrong. */
+		abort();
+	}
+	return fd < 0 ? error_set(err, e, "socket in the network namespace") : fd;
+}
+
+/* fd: a new NETLINK_ROUTE socket (or < 0: its error, already set). */
+static int nl_init(struct nl *nl, int fd, struct error *err)
 {
 	nl->seq = 1;
-	nl->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (nl->fd < 0)
-		return error_set(err, errno, "netlink socket");
+	nl->fd = fd;
+	if (fd < 0)
+		return fd;
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	int one = 1;
 	/* Extended acks carry the kernel's own message ("Invalid prefix"...). */
@@ -255,21 +274,16 @@ int nl_open(struct nl *nl, struct error *err)
 	return 0;
 }
 
+int nl_open(struct nl *nl, struct error *err)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	return nl_init(nl, fd < 0 ? error_set(err, errno, "netlink socket") : fd, err);
+}
+
 int nl_open_in_netns(struct nl *nl, int netns_fd, struct error *err)
 {
-	/* The agent is single-threaded: a moment in the other namespace
-	 * only to create the socket, which stays bound to it. */
-	_cleanup_close_ int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0)
-		return error_set(err, errno, "open /proc/self/ns/net");
-	if (setns(netns_fd, CLONE_NEWNET) < 0)
-		return error_set(err, errno, "enter the network namespace");
-	int r = nl_open(nl, err);
-	if (setns(self, CLONE_NEWNET) < 0) {
-		/* Not back home: everything after this would be wrong. */
-		abort();
-	}
-	return r;
+	return nl_init(nl, netns_socket(netns_fd, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE, err),
+		       err);
 }
 
 void nl_close(struct nl *nl)

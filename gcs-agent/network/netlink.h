@@ -84,6 +84,9 @@ struct nl {
 };
 
 int nl_open(struct nl *nl, struct error *err);
+/* A socket(domain, type, protocol) of the network namespace netns_fd
+ * refers to (the caller stays in its own): the fd, or -errno. */
+int netns_socket(int netns_fd, int domain, int type, int protocol, struct error *err);
 /* A socket in the network namespace netns_fd refers to (the caller stays in
  * its own namespace). */
 int nl_open_in_netns(struct nl *nl, int netns_fd, struct error *err);

@@ -5,6 +5,7 @@
  */
 #include "network.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <limits.h>
 #include <net/if.h>
@@ -36,8 +37,7 @@ struct net_nic {
 	bool moved;			/* in the namespace's netns, configured */
 	char ifname[16];		/* its name there */
 	/* No IP configuration from the host: DHCP (dhcp.h). */
-	struct dhcp_client *dhcp;	/* finished clients stay until the NIC goes */
-	bool dhcp_running;
+	struct dhcp_client *dhcp;	/* while the exchange runs */
 	int dhcp_result;		/* < 0: no lease (dhcp_err says why) */
 	struct error dhcp_err;
 };
@@ -318,9 +318,16 @@ static int configure(struct nl *nl, const struct net_adapter *a, const char *ifn
 static bool dhcp_pending(const struct net_ns *ns)
 {
 	for (const struct net_nic *n = ns->nics; n; n = n->next)
-		if (n->dhcp_running)
+		if (n->dhcp)
 			return true;
 	return false;
+}
+
+/* ns_id's namespace when an exchange runs there, else NULL. */
+static struct net_ns *lease_pending(struct network *net, const char *ns_id)
+{
+	struct net_ns *ns = find_ns(net, ns_id);
+	return ns && dhcp_pending(ns) ? ns : NULL;
 }
 
 /* The namespace's first failed exchange (its error), else 0. */
@@ -357,80 +364,53 @@ static void wake_waiters(struct network *net, struct net_ns *ns)
 	}
 }
 
-static void ipv4(struct nl_addr *a, uint32_t be)
-{
-	memset(a, 0, sizeof(*a));
-	a->family = AF_INET;
-	memcpy(a->bytes, &be, 4);
-}
-
-/* "a.b.c.d" of a network-order address. */
-static void ipv4_text(uint32_t be, char out[16])
-{
-	const uint8_t *b = (const uint8_t *)&be;
-	snprintf(out, 16, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
-}
-
-/* The lease on the interface: its address, a default route through its
- * router (made reachable on the link when outside the subnet), and its
- * DNS servers and domain for resolv.conf where the host gave none. */
+/* The lease as the host would have sent it (one address, a default route
+ * through its router), configured the way the host's settings are; its
+ * DNS servers and domain go to resolv.conf where the host gave none. */
 static int apply_lease(struct net_nic *nic, const struct dhcp_reply *l, struct error *err)
 {
-	struct nl in = { .fd = -1 };
-	struct nl_link link;
-	struct nlm m;
+	struct net_adapter a = nic->a;
+	a.encap_overhead = 0;	/* the MTU is set already */
 	int prefix = dhcp_prefix_len(l->netmask);
 	if (prefix <= 0) {
 		/* No mask offered: the address's class, as udhcpc assumes. */
 		uint8_t first = ((const uint8_t *)&l->yiaddr)[0];
 		prefix = first < 128 ? 8 : first < 192 ? 16 : 24;
 	}
-	struct nl_addr addr, gw;
-	ipv4(&addr, l->yiaddr);
+	a.n_ips = 1;
+	a.ips[0] = (struct net_ip){ .addr.family = AF_INET, .prefix_len = (unsigned)prefix };
+	memcpy(a.ips[0].addr.bytes, &l->yiaddr, 4);
+	a.n_routes = 0;
+	if (l->router) {
+		a.routes[0] = (struct net_route){ .family = AF_INET, .gw.family = AF_INET };
+		memcpy(a.routes[0].gw.bytes, &l->router, 4);
+		a.n_routes = 1;
+	}
+	struct nl in = { .fd = -1 };
 	int r = nl_open_in_netns(&in, nic->ns->netns_fd, err);
 	if (r == 0)
-		r = nl_link_by_name(&in, nic->ifname, &link, err);
-	if (r == 0) {
-		nlm_addr_add(&m, 0, link.ifindex, &addr, (unsigned)prefix);
-		if ((r = nl_call(&in, &m, err)) < 0 && tolerable(r))
-			r = 0;
-	}
-	if (r == 0 && l->router) {
-		ipv4(&gw, l->router);
-		if (!nl_addr_same_net(&addr, &gw, (unsigned)prefix)) {
-			nlm_route_add(&m, 0, link.ifindex, AF_INET, &gw, 32, NULL, 0, 0);
-			if ((r = nl_call(&in, &m, err)) < 0 && tolerable(r))
-				r = 0;
-		}
-		if (r == 0) {
-			nlm_route_add(&m, 0, link.ifindex, AF_INET, NULL, 0, &gw, 0, 0);
-			if ((r = nl_call(&in, &m, err)) < 0 && tolerable(r))
-				r = 0;
-		}
-	}
+		r = configure(&in, &a, nic->ifname, err);
 	nl_close(&in);
 	if (r < 0)
 		return error_prefix(err, r, "apply the DHCP lease on %s", nic->ifname);
-	error_clear(err);
+	char addr[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN] = "";
+	inet_ntop(AF_INET, &l->yiaddr, addr, sizeof(addr));
+	if (l->router)
+		inet_ntop(AF_INET, &l->router, gw, sizeof(gw));
 	if (!*nic->a.dns_servers) {
 		size_t n = 0;
-		for (size_t i = 0; i < l->n_dns; i++) {
-			char t[16];
-			ipv4_text(l->dns[i], t);
+		for (size_t i = 0; i < l->n_dns && n < sizeof(nic->a.dns_servers); i++) {
+			char t[INET_ADDRSTRLEN];
+			inet_ntop(AF_INET, &l->dns[i], t, sizeof(t));
 			n += (size_t)snprintf(nic->a.dns_servers + n, sizeof(nic->a.dns_servers) - n,
 					      "%s%s", i ? "," : "", t);
-			if (n >= sizeof(nic->a.dns_servers))
-				break;
 		}
 		if (!*nic->a.dns_suffix)
 			snprintf(nic->a.dns_suffix, sizeof(nic->a.dns_suffix), "%s", l->domain);
 	}
-	char a[16], g[16];
-	ipv4_text(l->yiaddr, a);
-	ipv4_text(l->router, g);
 	log_info("network adapter configured by DHCP", LOG_STR("namespace", nic->ns->id),
-		 LOG_STR("adapter", nic->a.id), LOG_STR("ifname", nic->ifname), LOG_STR("address", a),
-		 LOG_U64("prefix_length", (unsigned)prefix), LOG_STR("router", l->router ? g : ""),
+		 LOG_STR("adapter", nic->a.id), LOG_STR("ifname", nic->ifname), LOG_STR("address", addr),
+		 LOG_U64("prefix_length", (unsigned)prefix), LOG_STR("router", gw),
 		 LOG_STR("dns", nic->a.dns_servers), LOG_U64("lease_s", l->lease_s));
 	return 0;
 }
@@ -438,7 +418,8 @@ static int apply_lease(struct net_nic *nic, const struct dhcp_reply *l, struct e
 static void on_dhcp_done(void *arg, int r, const struct dhcp_reply *lease, const struct error *err)
 {
 	struct net_nic *nic = arg;
-	nic->dhcp_running = false;
+	dhcp_stop(nic->dhcp);	/* finished: lease and err are the caller's copies */
+	nic->dhcp = NULL;
 	error_clear(&nic->dhcp_err);
 	if (r == 0)
 		r = apply_lease(nic, lease, &nic->dhcp_err);
@@ -463,14 +444,11 @@ static int start_dhcp(struct net_ns *ns, struct net_nic *nic, const uint8_t mac[
 			    LOG_STR("adapter", nic->a.id), LOG_STR("ifname", nic->ifname));
 		return 0;
 	}
-	dhcp_stop(nic->dhcp);
-	nic->dhcp = NULL;
 	nic->dhcp_result = 0;
 	int r = dhcp_start(net->loop, ns->netns_fd, nic->ifname, mac, DHCP_TIMEOUT_MS, on_dhcp_done,
 			   nic, &nic->dhcp, err);
 	if (r < 0)
 		return error_prefix(err, r, "start DHCP on %s", nic->ifname);
-	nic->dhcp_running = true;
 	log_info("network adapter without IP configuration: asking DHCP", LOG_STR("namespace", ns->id),
 		 LOG_STR("adapter", nic->a.id), LOG_STR("ifname", nic->ifname));
 	return 0;
@@ -620,7 +598,7 @@ int network_remove_adapter(struct network *net, const char *namespace_id, const 
 		}
 		*pp = nic->next;
 		log_info("network adapter removed", LOG_STR("namespace", ns->id), LOG_STR("adapter", id));
-		bool was_running = nic->dhcp_running;
+		bool was_running = nic->dhcp != NULL;
 		free_nic(nic);
 		if (was_running)
 			wake_waiters(net, ns);
@@ -653,8 +631,8 @@ static void on_wait(struct loop_timer *t)
 		error_prefix(&err, r, "not there after %d s", WAIT_STEPS * WAIT_STEP_MS / 1000);
 	} else if (r == 0) {
 		r = network_add_adapter(op->net, &op->a, &err);
-		struct net_ns *ns = r == 0 ? find_ns(op->net, op->a.namespace_id) : NULL;
-		if (ns && dhcp_pending(ns)) {
+		struct net_ns *ns = r == 0 ? lease_pending(op->net, op->a.namespace_id) : NULL;
+		if (ns) {
 			/* The device came; now its lease. */
 			op->kind = WAIT_READY;
 			snprintf(op->ns_id, sizeof(op->ns_id), "%s", ns->id);
@@ -717,8 +695,7 @@ int network_modify_async(struct network *net, bool add, const json_t *settings,
 			return r;
 		/* Added to a namespace in use and left to DHCP: answered
 		 * with the lease, as hcsshim's udhcpc run is. */
-		struct net_ns *ns = find_ns(net, a.namespace_id);
-		if (!ns || !dhcp_pending(ns))
+		if (!lease_pending(net, a.namespace_id))
 			return 0;
 		return network_wait_ready(net, a.namespace_id, fn, arg, out, err);
 	}
@@ -843,16 +820,14 @@ void network_detach(struct network *net, const char *namespace_id)
 	bool stopped = false;
 	for (struct net_nic *nic = ns->nics; nic; nic = nic->next) {
 		nic->moved = false;
-		if (nic->dhcp_running) {
-			nic->dhcp_running = false;
-			nic->dhcp_result = -ECANCELED;
-			error_setx(&nic->dhcp_err, ECANCELED,
-				   "DHCP on %s stopped: the container's network namespace is gone",
-				   nic->ifname);
-			stopped = true;
-		}
+		if (!nic->dhcp)
+			continue;
 		dhcp_stop(nic->dhcp);
 		nic->dhcp = NULL;
+		nic->dhcp_result = -ECANCELED;
+		error_setx(&nic->dhcp_err, ECANCELED,
+			   "DHCP on %s stopped: the container's network namespace is gone", nic->ifname);
+		stopped = true;
 	}
 	if (stopped)
 		wake_waiters(net, ns);

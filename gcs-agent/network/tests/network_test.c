@@ -785,18 +785,47 @@ static void run_until(struct loop *l, const bool *flag, int seconds)
 		loop_run_once(l, 100, &err);
 }
 
+/* The DHCP kernel tests' bench: a private namespace, the veth pair with
+ * a server answering `answers` exchanges (0: a silent peer), a loop and a
+ * network registry on it (g->net NULL: that failed).  False: skipped, said
+ * why. */
+struct rig {
+	pid_t peer;
+	struct loop l;
+	struct network *net;
+};
+
+static bool rig_up(struct rig *g, int answers)
+{
+	struct error err = { 0 };
+	g->net = NULL;
+	if (!private_netns() || (g->peer = veth_and_server(answers)) < 0)
+		return false;
+	if (loop_init(&g->l, &err) == 0 && network_new(&g->l, &g->net, &err) < 0)
+		loop_fini(&g->l);
+	if (!g->net)
+		TAP_DIAG("rig: %s", err.msg);
+	return true;
+}
+
+static void rig_down(struct rig *g)
+{
+	network_free(g->net);
+	loop_fini(&g->l);
+	if (g->peer > 0) {
+		kill(g->peer, SIGKILL);
+		waitpid(g->peer, NULL, 0);
+	}
+}
+
 TEST(kernel_dhcp_lease_configures_the_adapter_and_resolv_conf)
 {
-	if (!private_netns())
+	struct rig g;
+	if (!rig_up(&g, 1))
 		return;
-	pid_t server = veth_and_server(1);
-	if (server < 0)
-		return;
-	struct loop l;
+	ASSERT_TRUE(g.net != NULL);
+	struct network *net = g.net;
 	struct error err = { 0 };
-	ASSERT_EQ(loop_init(&l, &err), 0);
-	struct network *net = NULL;
-	ASSERT_EQ(network_new(&l, &net, &err), 0);
 	int fd = -1;
 	ASSERT_EQ(network_create_netns(&fd, &err), 0);
 	ASSERT_EQ(network_attach(net, "ns-d", fd, &err), 0);
@@ -810,17 +839,15 @@ TEST(kernel_dhcp_lease_configures_the_adapter_and_resolv_conf)
 	struct done d2 = { 0 };
 	struct network_op *op2 = NULL;
 	ASSERT_EQ(network_wait_ready(net, "ns-d", on_done, &d2, &op2, &err), NETWORK_PENDING);
-	run_until(&l, &d2.called, 15);
+	run_until(&g.l, &d2.called, 15);
 	ASSERT_TRUE(d.called && d2.called);
 	EXPECT_EQ(d.r, 0);
 	EXPECT_EQ(d2.r, 0);
 	if (d.r)
 		TAP_DIAG("%s", d.msg);
 	/* Routed out of the namespace from the leased address. */
-	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	ASSERT_EQ(setns(fd, CLONE_NEWNET), 0);
-	int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ASSERT_EQ(setns(self, CLONE_NEWNET), 0);
+	int u = netns_socket(fd, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0, &err);
+	ASSERT_GE(u, 0);
 	struct sockaddr_in far = { .sin_family = AF_INET, .sin_port = htons(53),
 				   .sin_addr.s_addr = A("203.0.113.9") }, me;
 	socklen_t ml = sizeof(me);
@@ -828,7 +855,6 @@ TEST(kernel_dhcp_lease_configures_the_adapter_and_resolv_conf)
 	ASSERT_EQ(getsockname(u, (struct sockaddr *)&me, &ml), 0);
 	EXPECT_EQ(me.sin_addr.s_addr, A("192.0.2.50"));
 	close(u);
-	close(self);
 	char *resolv = NULL;
 	ASSERT_EQ(network_resolv_conf(net, "ns-d", &resolv, &err), 0);
 	EXPECT_STREQ(resolv, "search lcow.test\nnameserver 192.0.2.53\nnameserver 198.51.100.53\n");
@@ -836,26 +862,22 @@ TEST(kernel_dhcp_lease_configures_the_adapter_and_resolv_conf)
 	/* Done: a later wait answers at once. */
 	EXPECT_EQ(network_wait_ready(net, "ns-d", on_done, &d2, &op2, &err), 0);
 	int st;
-	EXPECT_EQ(waitpid(server, &st, 0), server);
+	EXPECT_EQ(waitpid(g.peer, &st, 0), g.peer);
 	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	g.peer = -1;
 	network_detach(net, "ns-d");
-	network_free(net);
 	close(fd);
-	loop_fini(&l);
+	rig_down(&g);
 }
 
 TEST(kernel_dhcp_in_flight_when_the_container_goes_fails_its_waiters)
 {
-	if (!private_netns())
+	struct rig g;
+	if (!rig_up(&g, 0))	/* nobody answers */
 		return;
-	pid_t peer = veth_and_server(0);	/* nobody answers */
-	if (peer < 0)
-		return;
-	struct loop l;
+	ASSERT_TRUE(g.net != NULL);
+	struct network *net = g.net;
 	struct error err = { 0 };
-	ASSERT_EQ(loop_init(&l, &err), 0);
-	struct network *net = NULL;
-	ASSERT_EQ(network_new(&l, &net, &err), 0);
 	json_t *s = J("{\"NamespaceID\":\"ns-g\",\"ID\":\"nic-g\",\"MacAddress\":\"02-00-00-00-DC-01\"}");
 	/* Added before the container exists: nothing to wait for yet. */
 	struct network_op *op = NULL;
@@ -871,7 +893,7 @@ TEST(kernel_dhcp_in_flight_when_the_container_goes_fails_its_waiters)
 	struct network_op *op2 = NULL;
 	ASSERT_EQ(network_wait_ready(net, "ns-g", on_done, &d2, &op2, &err), NETWORK_PENDING);
 	EXPECT_TRUE(network_op_forget(net, op2));
-	loop_run_once(&l, 200, &err);
+	loop_run_once(&g.l, 200, &err);
 	EXPECT_FALSE(d.called);
 	/* The container is deleted before any lease: its init's wait ends. */
 	network_detach(net, "ns-g");
@@ -879,11 +901,8 @@ TEST(kernel_dhcp_in_flight_when_the_container_goes_fails_its_waiters)
 	EXPECT_EQ(d.r, -ECANCELED);
 	EXPECT_TRUE(strstr(d.msg, "network namespace is gone") != NULL);
 	EXPECT_FALSE(d2.called);
-	network_free(net);
 	close(fd);
-	kill(peer, SIGKILL);
-	waitpid(peer, NULL, 0);
-	loop_fini(&l);
+	rig_down(&g);
 }
 
 static void on_lease(void *arg, int r, const struct dhcp_reply *lease, const struct error *err)
@@ -895,20 +914,17 @@ static void on_lease(void *arg, int r, const struct dhcp_reply *lease, const str
 
 TEST(kernel_dhcp_without_a_server_times_out_with_a_clear_error)
 {
-	if (!private_netns())
+	struct rig g;
+	if (!rig_up(&g, 0))	/* the peer's end, nobody serving */
 		return;
-	pid_t peer = veth_and_server(0);	/* the peer's end, nobody serving */
-	if (peer < 0)
-		return;
-	struct loop l;
+	ASSERT_TRUE(g.net != NULL);
 	struct error err = { 0 };
-	ASSERT_EQ(loop_init(&l, &err), 0);
 	ASSERT_EQ(sh("ip link set lcowdh1 up"), 0);
 	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	struct dhcp_client *c = NULL;
 	struct done d = { 0 };
-	ASSERT_EQ(dhcp_start(&l, self, "lcowdh1", MAC1, 1500, on_lease, &d, &c, &err), 0);
-	run_until(&l, &d.called, 10);
+	ASSERT_EQ(dhcp_start(&g.l, self, "lcowdh1", MAC1, 1500, on_lease, &d, &c, &err), 0);
+	run_until(&g.l, &d.called, 10);
 	ASSERT_TRUE(d.called);
 	EXPECT_EQ(d.r, -ETIMEDOUT);
 	EXPECT_TRUE(strstr(d.msg, "no DHCP lease on lcowdh1 in 1 s (no offer)") != NULL);
@@ -916,11 +932,9 @@ TEST(kernel_dhcp_without_a_server_times_out_with_a_clear_error)
 		TAP_DIAG("%s", d.msg);
 	dhcp_stop(c);
 	/* An interface that is not there: an error at once. */
-	EXPECT_EQ(dhcp_start(&l, self, "lcowdh9", MAC1, 1500, on_lease, &d, &c, &err), -ENODEV);
+	EXPECT_EQ(dhcp_start(&g.l, self, "lcowdh9", MAC1, 1500, on_lease, &d, &c, &err), -ENODEV);
 	close(self);
-	kill(peer, SIGKILL);
-	waitpid(peer, NULL, 0);
-	loop_fini(&l);
+	rig_down(&g);
 }
 
 TAP_MAIN()
