@@ -141,11 +141,11 @@ do_images() {
 	cp "$B/kernel/kernel" "$B/kernel/vmlinux" "$stage/"
 	cp "$B/kernel/kernel.config" "$stage/kernel.config"
 	cp "$B/guest/busybox/busybox.config" "$stage/busybox.config"
-	# The musl-built dependencies this build used (not every one cached).
+	# The musl-built dependencies this build used (not every one cached):
+	# one make run prints the three.
 	local deps=()
-	for v in GCS_JANSSON_DIR BUSYBOX_DIR E2FSPROGS_DIR; do
-		deps+=("$(make -s OUT="$OUT" CACHE="$CACHE" "print-$v")")
-	done
+	mapfile -t deps < <(make -s OUT="$OUT" CACHE="$CACHE" print-GCS_JANSSON_DIR \
+		print-BUSYBOX_DIR print-E2FSPROGS_DIR)
 	scripts/manifest.sh "$stage" "${deps[@]}" >"$stage/manifest.json"
 	rm -rf "$OUT/bootfiles.old"
 	[ -d "$BOOTFILES" ] && mv "$BOOTFILES" "$OUT/bootfiles.old"

@@ -219,6 +219,19 @@ build_e2fsprogs() {
 	done
 }
 
+# uniq_into ARRAY WORD...: the words into ARRAY, each once, in first-use order.
+uniq_into() {
+	local -n into=$1
+	shift
+	local w seen=" "
+	into=()
+	for w in "$@"; do
+		[[ $seen == *" $w "* ]] && continue
+		seen+="$w "
+		into+=("$w")
+	done
+}
+
 # e2fsprogs_multicall LOG OUTPUT CFLAGS DIR/PROG...: one static binary for the
 # programs instead of one each, so that libext2fs, libe2p, libcom_err,
 # libblkid and libuuid are in the initrd once.  Per program, its own objects
@@ -264,19 +277,9 @@ e2fsprogs_multicall() {
 	done
 	# Each library once, in first-use order; a group, since the programs
 	# list them in different orders.
-	local uniq_libs=() l seen=" "
-	for l in "${libs[@]}"; do
-		[[ $seen == *" $l "* ]] && continue
-		seen+="$l "
-		uniq_libs+=("$l")
-	done
-	local uniq_sys=()
-	seen=" "
-	for l in "${syslibs[@]}"; do
-		[[ $seen == *" $l "* ]] && continue
-		seen+="$l "
-		uniq_sys+=("$l")
-	done
+	local uniq_libs uniq_sys
+	uniq_into uniq_libs "${libs[@]}"
+	uniq_into uniq_sys "${syslibs[@]}"
 	local c
 	for c in dispatch main; do
 		"$cc" -std=gnu11 -Wall -Wextra -Werror "${cflags[@]}" -c "$srcdir/$c.c" -o "$mc/$c.o" ||

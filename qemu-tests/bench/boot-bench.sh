@@ -91,37 +91,35 @@ stats() { # numbers on stdin -> JSON {median,min,max,spread,n}
 declare -A kernels=([lcow]="$BOOTFILES/kernel")
 declare -A not_run=()
 if sk=$(stock_kernel); then kernels[debian-cloud]=$sk; else not_run[debian-cloud]="not run: linux-image-cloud-amd64 could not be downloaded"; fi
-# `make defconfig` of the same kernel source (peer-kernel.sh, cached; the
-# build takes 20-40 minutes, so the short run, or BENCH_PEER_BUILD=0, only
-# uses a cached one).
-if [ "${BENCH_SHORT:-0}" = 1 ] || [ "${BENCH_PEER_BUILD:-1}" = 0 ]; then
-	if dk=$(CACHE=$CACHE "$ROOT/qemu-tests/bench/peer-kernel.sh" --check defconfig 2>/dev/null); then
-		kernels[defconfig]=$dk
+# peer FLAVOUR [WHY]: a kernel peer-kernel.sh builds from the same source,
+# from its cache; built first (20-40 minutes) unless this is the short run
+# or BENCH_PEER_BUILD=0.  WHY, when given, is why it cannot be built here.
+peer() {
+	local flavour=$1 cannot=${2:-} k pk=$ROOT/qemu-tests/bench/peer-kernel.sh
+	if k=$(CACHE=$CACHE "$pk" --check "$flavour" 2>/dev/null); then
+		kernels[$flavour]=$k
+	elif [ -n "$cannot" ]; then
+		not_run[$flavour]=$cannot
+	elif [ "${BENCH_SHORT:-0}" = 1 ] || [ "${BENCH_PEER_BUILD:-1}" = 0 ]; then
+		not_run[$flavour]="skipped: not cached (qemu-tests/bench/peer-kernel.sh $flavour builds it, 20-40 min)"
+	elif k=$(CACHE=$CACHE "$pk" "$flavour"); then
+		kernels[$flavour]=$k
 	else
-		not_run[defconfig]="skipped: not cached (qemu-tests/bench/peer-kernel.sh defconfig builds it, 20-40 min)"
+		not_run[$flavour]="not run: the $flavour build failed (see above)"
 	fi
-elif dk=$(CACHE=$CACHE "$ROOT/qemu-tests/bench/peer-kernel.sh" defconfig); then
-	kernels[defconfig]=$dk
-else
-	not_run[defconfig]="not run: the defconfig build failed (see above)"
-fi
+}
+# `make defconfig`, the upstream x86_64 default configuration.
+peer defconfig
 # An upstream microVM guest configuration: Firecracker's published
-# microvm-kernel-ci-x86_64-6.1.config, built from the same source.  It may
-# not be copied into the project and this machine has no network, so the
-# operator names the file (FIRECRACKER_CONFIG=FILE, e.g. from a clone of
+# microvm-kernel-ci-x86_64-6.1.config.  It may not be copied into the
+# project and this machine has no network, so the operator names the file
+# (FIRECRACKER_CONFIG=FILE, e.g. from a clone of
 # github.com/firecracker-microvm/firecracker); a build from it is cached and
 # used from then on, also by runs without the variable.
-if dk=$(CACHE=$CACHE "$ROOT/qemu-tests/bench/peer-kernel.sh" --check firecracker 2>/dev/null); then
-	kernels[firecracker]=$dk
-elif [ -z "${FIRECRACKER_CONFIG:-}" ]; then
-	not_run[firecracker]="skipped: not cached; FIRECRACKER_CONFIG=<Firecracker's resources/guest_configs/microvm-kernel-ci-x86_64-6.1.config> qemu-tests/bench/peer-kernel.sh firecracker builds it (the file is not in this project: it may not be copied, and this machine is offline)"
-elif [ "${BENCH_SHORT:-0}" = 1 ] || [ "${BENCH_PEER_BUILD:-1}" = 0 ]; then
-	not_run[firecracker]="skipped: not cached (qemu-tests/bench/peer-kernel.sh firecracker builds it, 20-40 min)"
-elif dk=$(CACHE=$CACHE "$ROOT/qemu-tests/bench/peer-kernel.sh" firecracker); then
-	kernels[firecracker]=$dk
-else
-	not_run[firecracker]="not run: the build from $FIRECRACKER_CONFIG failed (see above)"
-fi
+fc_cannot=
+[ -n "${FIRECRACKER_CONFIG:-}" ] ||
+	fc_cannot="skipped: not cached; FIRECRACKER_CONFIG=<Firecracker's resources/guest_configs/microvm-kernel-ci-x86_64-6.1.config> qemu-tests/bench/peer-kernel.sh firecracker builds it (the file is not in this project: it may not be copied, and this machine is offline)"
+peer firecracker "$fc_cannot"
 
 results='{}'
 for name in $(printf '%s\n' "${!kernels[@]}" | sort); do
