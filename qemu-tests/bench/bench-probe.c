@@ -18,6 +18,14 @@
  *   bench-probe clock                          the guest's clocks, for the
  *                                              boot phase benchmark
  *                                              (phases-bench.sh)
+ *   bench-probe modules FILE.ko... PROGRAM [ARG...]
+ *                                              load the kernel modules (the
+ *                                              leading arguments ending in
+ *                                              .ko) in that order, then exec
+ *                                              PROGRAM (boot-bench.sh: a
+ *                                              modular peer kernel's vsock;
+ *                                              no "--": the kernel ends init's
+ *                                              arguments at a second one)
  *
  * clock prints {tsc, boottime_ns, monotonic_ns} read back to back, TSC
  * first; the line is the process's first output (one write), so in a
@@ -49,6 +57,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -526,13 +535,29 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* A stock distribution kernel has virtio-pci and vsock as modules; the
+ * benchmark loads them before the product's chain (vsockexec, the agent) as
+ * its initramfs would.  finit_module(2) without parameters; a module that
+ * is already there is fine. */
+static int cmd_modules(char **files, int n, struct error *err)
+{
+	for (int i = 0; i < n; i++) {
+		_cleanup_close_ int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return error_set(err, errno, "open %s", files[i]);
+		if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+			return error_set(err, errno, "load %s", files[i]);
+	}
+	return 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
 		"usage: bench-probe vsock-send PORT BYTES [SEED] | vsock-recv PORT |\n"
 		"       vsock-ping PORT COUNT | blk-read[-buffered] DEV BYTES [OFFSET] |\n"
 		"       blk-write[-buffered] DEV BYTES [OFFSET [SEED]] | blk-ping DEV COUNT |\n"
-		"       clock\n");
+		"       clock | modules FILE.ko... PROGRAM [ARG...]\n");
 	return 2;
 }
 
@@ -547,6 +572,21 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "clock") == 0) {
 		cmd_clock();
 		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "modules") == 0) {
+		int prog = 2;
+		for (size_t l; prog < argc && (l = strlen(argv[prog])) > 3 &&
+			       strcmp(argv[prog] + l - 3, ".ko") == 0;)
+			prog++;
+		if (prog == 2 || prog >= argc)
+			return usage();
+		if (cmd_modules(&argv[2], prog - 2, &err) < 0) {
+			fprintf(stderr, "bench-probe: modules: %s\n", error_text(&err));
+			return 1;
+		}
+		execv(argv[prog], &argv[prog]);
+		fprintf(stderr, "bench-probe: modules: exec %s: %s\n", argv[prog], strerror(errno));
+		return 1;
 	}
 	if (argc < 3)
 		return usage();

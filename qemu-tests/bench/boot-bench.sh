@@ -60,7 +60,7 @@ stock_kernel() {
 
 # The machine and command line (kernel-phase.sh) are stated in the report.
 . "$ROOT/qemu-tests/bench/kernel-phase.sh"
-machine_desc="qemu-system-x86_64 ${KP_QEMU_ARGS[*]} -m 256, SeaBIOS -kernel; command line: $KP_CMDLINE [noapictimer] -- /bin/true"
+machine_desc="qemu-system-x86_64 ${KP_QEMU_ARGS[*]} -m 256, SeaBIOS -kernel; command line: $KP_CMDLINE [noapictimer] -- $KP_PROGRAM"
 # Each kernel boots twice per run: as is, and with `noapictimer`, the
 # stand-in for what Hyper-V gives and TCG cannot.  Under TCG the kernel must
 # calibrate the local APIC timer (100 ms of polling against the TSC, then
@@ -157,6 +157,127 @@ results=$(jq 'def t(v): (v.kernel_to_init_tsc_icount_s.median // v.kernel_to_ini
 		.value.times_lcow = ratio(t(.value); t($all.lcow)) |
 		.value.hyperv_like.times_lcow = ratio(t(.value.hyperv_like); t($all.lcow.hyperv_like)) end)' <<<"$results")
 
+# Kernel start -> NegotiateProtocol answered, the phase the targets name, for
+# every kernel that can get there: the same machine and initrd with the
+# product's host side (scripts/run-vm --boot bios --host: lcow-vsockd,
+# lcowctl serve), the host's command line (`quiet` included), the agent's
+# CLOCK_BOOTTIME on its NegotiateProtocol response.  That clock's zero is
+# the sched_clock zero (timekeeping_init takes local_clock() as the boot
+# offset), i.e. kernel start as above.  Host-paced: the dial and the
+# answer wait for the host, and under sleep=off a wait costs a jump to the
+# guest's next timer deadline (qemu-tests/bench/optimisations.md).
+#
+# Debian's kernel has virtio-pci and vsock as modules: its initrd gets them
+# after a zero word (the LZ4 archive's end) as a second, plain cpio, and
+# `bench-probe modules` loads them before the product's chain, as a modular
+# kernel's initramfs must.  init's entropy read (-e 1) comes before the
+# modules and finds no vsock there: it is off the critical path (init reads
+# it beside the program) and only logged.  defconfig has no vsock at all.
+NEG_MODULES=(drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev
+	drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci net/vmw_vsock/vsock
+	net/vmw_vsock/vmw_vsock_virtio_transport_common net/vmw_vsock/vmw_vsock_virtio_transport)
+# run-vm's default init arguments, the product's chain.
+NEG_CHAIN=(/bin/vsockexec -e 109 /bin/gcs -v4 -log-format json -loglevel debug)
+
+# neg_bootfiles NAME KERNEL: the boot-files directory $work/neg-NAME for
+# run-vm, and in neg_init_args[NAME] init's arguments when they are not
+# run-vm's default; fails with a reason on stderr.
+declare -A neg_init_args=()
+neg_bootfiles() {
+	local name=$1 kernel=$2 bf=$work/neg-$name
+	mkdir -p "$bf"
+	ln -sf "$kernel" "$bf/kernel"
+	neg_init_args[$name]=
+	if [ "$name" != debian-cloud ]; then
+		ln -sf "$BOOTFILES/initrd.img" "$bf/initrd.img"
+		return 0
+	fi
+	local mdir probe=$OUT/build/guest/qemu-tests/bench/bench-probe m args=()
+	mdir=$(ls -d "$(dirname "$(dirname "$kernel")")"/lib/modules/*/kernel 2>/dev/null | head -1)
+	[ -x "$probe" ] || { echo "no $probe (run ./build.sh)" >&2; return 1; }
+	mkdir -p "$bf/extra/peer/modules"
+	cp "$probe" "$bf/extra/peer/bench-probe"
+	for m in "${NEG_MODULES[@]}"; do
+		[ -r "$mdir/$m.ko" ] || { echo "no $m.ko in the package" >&2; return 1; }
+		cp "$mdir/$m.ko" "$bf/extra/peer/modules/"
+		args+=("/peer/modules/$(basename "$m").ko")
+	done
+	{ cat "$BOOTFILES/initrd.img"; printf '\0\0\0\0'
+	  (cd "$bf/extra" && find peer | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); } >"$bf/initrd.img"
+	neg_init_args[$name]="-e 1 /peer/bench-probe modules ${args[*]} ${NEG_CHAIN[*]}"
+}
+
+# negotiate_once NAME BOOTFILES [ARGS] -> "<guest s to the answer> <wall s
+# from QEMU start to the host seeing it>", or nothing (why on stderr).
+negotiate_once() {
+	local name=$1 bf=$2 args=${3:-} vm=$work/neg-vm t0 pid t= wall=
+	local init_args=()
+	# shellcheck disable=SC2206  # words without spaces, split on purpose
+	[ -z "${neg_init_args[$name]}" ] || init_args=(-- ${neg_init_args[$name]})
+	rm -rf "$vm"
+	t0=$(date +%s.%N)
+	setsid "$ROOT/scripts/run-vm" --bootfiles "$bf" --boot bios --host --icount --mem 256 --quiet \
+		--workdir "$vm" --keep --serial "$vm.console" --timeout 900 ${args:+--append " $args"} \
+		"${init_args[@]}" >"$vm.run-vm.log" 2>&1 </dev/null &
+	pid=$!
+	for _ in $(seq 1 600); do
+		[ -S "$vm/vm.sock.ctl" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if "$OUT/bin/lcowctl" -c "$vm/vm.sock.ctl" wait-ready --timeout 600 >/dev/null 2>"$vm.ready.err"; then
+		wall=$(echo "$(date +%s.%N) - $t0" | bc)
+		# The response type is the request's with the response bit.
+		t=$(jq -rR 'fromjson? | select(.msg == "response" and ((.type // "") | tostring | ascii_downcase | test("^(0x)?20100b01$"))) | .uptime_ns' "$vm/gcs.log" | head -1)
+	else
+		echo "boot-bench: $name: no negotiated bridge: $(cat "$vm.ready.err"); console: $(tail -3 "$vm.console" | tr -d '\r')" >&2
+	fi
+	"$OUT/bin/lcowctl" -c "$vm/vm.sock.ctl" --rpc-timeout 10 shutdown-forced >/dev/null 2>&1 || true
+	for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -TERM -- "-$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	[ -n "$t" ] && awk -v t="$t" -v w="$wall" 'BEGIN { printf "%.6f %.3f\n", t / 1e9, w }'
+}
+
+negotiate='{}'
+if [ -x "$OUT/bin/lcowctl" ] && [ -x "$OUT/bin/lcow-vsockd" ]; then
+	for name in $(printf '%s\n' "${!kernels[@]}" | sort); do
+		if [ "$name" = defconfig ]; then
+			negotiate=$(jq --arg n "$name" '.[$n] = {not_run: "cannot: x86_64 defconfig has no vsock (CONFIG_VSOCKETS off, no modules built)"}' <<<"$negotiate")
+			continue
+		fi
+		if ! neg_bootfiles "$name" "${kernels[$name]}" 2>"$work/neg-$name.err"; then
+			negotiate=$(jq --arg n "$name" --arg why "not run: $(cat "$work/neg-$name.err")" '.[$n] = {not_run: $why}' <<<"$negotiate")
+			continue
+		fi
+		for f in neg neg.wall neg.hv neg.hv.wall; do : >"$work/$name.$f"; done
+		for i in $(seq 1 "$runs"); do
+			for v in "" .hv; do
+				a=; [ -z "$v" ] || a=$HYPERV_LIKE
+				if read -r tn tw < <(negotiate_once "$name" "$work/neg-$name" "$a"); then
+					echo "$tn" >>"$work/$name.neg$v"
+					echo "$tw" >>"$work/$name.neg$v.wall"
+					echo "boot-bench: $name run $i${a:+, $a}: kernel start -> NegotiateProtocol answered ${tn} s icount (QEMU start -> seen by the host ${tw} s wall)" >&2
+				fi
+			done
+		done
+		negotiate=$(jq --arg n "$name" --argjson ic "$(stats <"$work/$name.neg")" \
+			--argjson w "$(stats <"$work/$name.neg.wall")" \
+			--argjson hvic "$(stats <"$work/$name.neg.hv")" --argjson hvw "$(stats <"$work/$name.neg.hv.wall")" \
+			--arg hvargs "$HYPERV_LIKE" --arg init "${neg_init_args[$name]}" \
+			'.[$n] = {kernel_to_negotiated_icount_s: $ic, qemu_start_to_negotiated_seen_wall_s: $w,
+				  hyperv_like: {args: $hvargs, kernel_to_negotiated_icount_s: $hvic,
+						qemu_start_to_negotiated_seen_wall_s: $hvw}}
+			 | if $init == "" then . else .[$n].init_args = $init end' <<<"$negotiate")
+	done
+	negotiate=$(jq 'def t(v): v.kernel_to_negotiated_icount_s.median;
+		def ratio(a; b): if a == null or b == null or b == 0 then null else (a / b * 100 | round / 100) end;
+		. as $all | with_entries(if .key == "lcow" or $all.lcow == null or .value.not_run then . else
+			.value.times_lcow = ratio(t(.value); t($all.lcow)) |
+			.value.hyperv_like.times_lcow = ratio(t(.value.hyperv_like); t($all.lcow.hyperv_like)) end)' <<<"$negotiate")
+fi
+neg_machine="scripts/run-vm --boot bios --host --icount --mem 256 --quiet (the machine above with a vhost-user-vsock-pci device, lcow-vsockd and lcowctl serve as the host); command line: the host's without pci=off (the vsock device is a PCI one here) [noapictimer] -- -e 1 ${NEG_CHAIN[*]}"
+
 # Wall time from QEMU start to a negotiated bridge, the full product stack.
 bridge_wall=null
 if [ -x "$OUT/bin/lcowctl" ] && [ -x "$OUT/bin/lcow-vsockd" ]; then
@@ -187,15 +308,17 @@ for name in "${!not_run[@]}"; do
 	peers_not_run=$(jq --arg n "$name" --arg why "${not_run[$name]}" '.[$n] = $why' <<<"$peers_not_run")
 done
 jq -n --argjson boot "$results" --argjson fp "$footprint" --arg machine "$machine_desc" \
+	--argjson neg "$negotiate" --arg neg_machine "$neg_machine" \
 	--argjson runs "$runs" --argjson bridge "$bridge_wall" --arg date "$(date -u +%FT%TZ)" \
 	--argjson not_run "$peers_not_run" \
 	'{date:$date, machine:$machine, runs:$runs, boot:$boot, peers_not_run:$not_run,
+	  negotiate: {machine: $neg_machine, kernels: $neg},
 	  qemu_start_to_bridge_negotiated_wall_s:$bridge, footprint_bytes:$fp}' >"$outdir/boot.json"
 
 {
 	echo "# Boot benchmark ($(date -u +%F))"
 	echo
-	echo "Machine: \`$machine_desc\`; $runs run(s) each; init runs /bin/true and powers off."
+	echo "Machine: \`$machine_desc\`; $runs run(s) each; init prints the kernel log (dmesg) and powers off."
 	echo
 	echo "| kernel | kernel start → /init (icount, printk clock, median) | min–max | the same on the TSC clock (median) | × ours | Hyper-V-like ($HYPERV_LIKE), TSC clock | × ours | boot wall (median) |"
 	echo "|---|---|---|---|---|---|---|---|"
@@ -208,6 +331,15 @@ jq -n --argjson boot "$results" --argjson fp "$footprint" --arg machine "$machin
 	echo "Hyper-V-like: booted with \`$HYPERV_LIKE\`: under TCG the kernel calibrates the local APIC timer for 100 ms and verifies it for another 100 ms; on Hyper-V it reads the frequency from the hypervisor and skips both."
 	echo
 	echo "TSC clock: the printk time of /init less the offset logged by \"sched_clock: Marking stable\" (printk = raw sched_clock + that offset; raw sched_clock counts the TSC from tsc_early_init; the early printk clock follows jiffies-based timekeeping, which under TCG runs ahead)."
+	echo
+	echo "Kernel start → NegotiateProtocol answered (\`$neg_machine\`; icount, the agent's CLOCK_BOOTTIME):"
+	echo
+	echo "| kernel | as is (median) | × ours | Hyper-V-like ($HYPERV_LIKE) | × ours | QEMU start → seen by the host (wall, icount boot) |"
+	echo "|---|---|---|---|---|---|"
+	jq -r 'def r: if . == null then "-" else . * 1e6 | round / 1e6 | tostring end;
+		def x: if . == null then "-" else "\(.)×" end;
+		.negotiate.kernels | to_entries[] | if .value.not_run then "| \(.key) | \(.value.not_run) | | | | |" else
+		"| \(.key) | \(.value.kernel_to_negotiated_icount_s.median | r) s | \(.value.times_lcow | x) | \(.value.hyperv_like.kernel_to_negotiated_icount_s.median | r) s | \(.value.hyperv_like.times_lcow | x) | \(.value.qemu_start_to_negotiated_seen_wall_s.median | r) s |" end' "$outdir/boot.json"
 	echo
 	echo "QEMU start → bridge negotiated (OVMF, TCG, wall): $(jq -r .qemu_start_to_bridge_negotiated_wall_s "$outdir/boot.json") s"
 	echo

@@ -2,7 +2,7 @@
 # Where the kernel's boot time goes: one boot under
 # `-icount shift=0,sleep=off` (guest time, 1 ns per instruction, the same on
 # every run), the Windows host's command line with a debug console (as
-# scripts/run-vm builds it) plus ARGS, init running /bin/true.  Prints kernel
+# scripts/run-vm builds it) plus ARGS, init printing the kernel's log (dmesg).  Prints kernel
 # start -> /init and the largest gaps between printk timestamps; with
 # --initcalls, also the slowest initcalls (initcall_debug).  The numbers in
 # qemu-tests/bench/optimisations.md were taken this way.  Reports numbers;
@@ -30,10 +30,9 @@ usage: $0 [--kernel F] [--initrd F] [--mem MB] [--append ARGS] [--initcalls]
   --initrd F     initrd (default \$BOOTFILES/initrd.img)
   --mem MB       guest memory (default 512, as run-vm)
   --append ARGS  more kernel arguments, e.g. a default under test
-  --initcalls    initcall_debug ignore_loglevel: rank the initcalls too
-                 (console output slows the boot itself a little)
-  --gap MS       list gaps between console lines of at least MS (default 2)
-  --log FILE     keep the console log here
+  --initcalls    initcall_debug: rank the initcalls too
+  --gap MS       list gaps between log lines of at least MS (default 2)
+  --log FILE     keep the kernel log (as dmesg printed it) here
 EOU
 	exit 2
 }
@@ -60,12 +59,12 @@ command -v qemu-system-x86_64 >/dev/null || { echo "boot-profile: qemu-system-x8
 work=$(mktemp -d /tmp/lcow-boot-profile.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 [ -n "$log" ] || log=$work/console.log
-[ "$initcalls" = 0 ] || append="$append initcall_debug ignore_loglevel"
+[ "$initcalls" = 0 ] || append="$append initcall_debug"
 
 . "$ROOT/qemu-tests/bench/kernel-phase.sh"
 kp_boot "$kernel" "$initrd" "$mem" "$log" 900 "${append# }"
 
-echo "command line: $KP_CMDLINE$append -- /bin/true"
+echo "command line: $KP_CMDLINE$append -- $KP_PROGRAM"
 t=$(kp_init_printk "$log")
 if [ -n "$t" ]; then
 	echo "kernel start -> /init: $t s (icount, printk clock)"
@@ -77,7 +76,7 @@ else
 	echo "kernel start -> /init: no 'Run /init' line (see ${log})"
 fi
 echo
-echo "gaps of at least $gap_ms ms between console lines (the time goes to the later line's step):"
+echo "gaps of at least $gap_ms ms between log lines (the time goes to the later line's step):"
 awk -v min="$gap_ms" '
 	match($0, /^\[ *[0-9]+\.[0-9]+\]/) {
 		ts = substr($0, 2, RLENGTH - 2) + 0

@@ -27,7 +27,7 @@
 # skipped) and without (TCG, guest time follows the wall clock).  Then one
 # more boot reads the footprint after boot: MemTotal - MemAvailable and the
 # agent's VmRSS.  Reports numbers; never fails on a timing, fails when a
-# milestone cannot be read.  Each run's console and agent log are kept in
+# milestone cannot be read.  Each run's console, kernel log and agent log are kept in
 # DIR/phases-logs/.
 #   qemu-tests/bench/phases-bench.sh [--runs N] [--out DIR]
 set -euo pipefail
@@ -121,7 +121,9 @@ lcowctl() { "$BIN/lcowctl" -c "$ctl" "$@"; }
 start_vm() {
 	local tag=$1 ic=$2
 	shift 2
-	local args=(--bootfiles "$work/bootfiles" --boot esp --host --accel tcg --mem 512
+	# --quiet: the host's command line has it; the milestones come from the
+	# kernel's log buffer (uvm_dmesg), not from the console.
+	local args=(--bootfiles "$work/bootfiles" --boot esp --host --accel tcg --mem 512 --quiet
 		--workdir "$work/$tag" --keep --serial "$work/$tag.console" --timeout 2400 "$@")
 	[ "$ic" = 1 ] && args+=(--icount)
 	setsid "$RUN_VM" "${args[@]}" >"$work/$tag.run-vm.log" 2>&1 </dev/null &
@@ -197,12 +199,18 @@ uvm_probe() {
 		sed -n 's/^bench-probe: //p' | head -1
 }
 
+# The kernel's log, whole (the host's `quiet` keeps most of it off the
+# console): busybox dmesg in the UVM, after the milestones.
+uvm_dmesg() { # FILE
+	lcowctl exec --uvm -- /bin/dmesg 2>"$work/uvm-dmesg.err" | tr -d '\r' >"$1"
+}
+
 # analyse TAG ICOUNT HOSTJSON UVMPROBE -> one JSON object: the milestones in
-# seconds since reset, guest clock.
+# seconds since reset, guest clock.  The kernel's lines come from
+# $work/TAG.dmesg.txt.
 analyse() {
 	local tag=$1 ic=$2 host=$3 uprobe=$4
-	local con=$work/$tag.console.txt glog=$work/$tag/gcs.log
-	tr -d '\r' <"$work/$tag.console" >"$con"
+	local con=$work/$tag.dmesg.txt glog=$work/$tag/gcs.log
 	local tsc mhz init
 	tsc=$(sed -n 's/^\[ *[0-9.]*\] Kernel command line: .*lcow\.loader_tsc=\([0-9]*,[0-9]*\).*/\1/p' "$con" | head -1)
 	# The refined calibration when there is one: the clocks use it from then on.
@@ -214,9 +222,9 @@ analyse() {
 	local sc_off
 	sc_off=$(kp_sched_clock_offset "$con")
 	[ -n "$sc_off" ] || sc_off=null
-	[ -n "$tsc" ] || die "$tag: no lcow.loader_tsc= on the kernel command line (console: $con)"
+	[ -n "$tsc" ] || die "$tag: no lcow.loader_tsc= on the kernel command line (kernel log: $con)"
 	[ -n "$mhz" ] || die "$tag: the kernel did not log its TSC frequency"
-	[ -n "$init" ] || die "$tag: no 'Run /init as init process' on the console"
+	[ -n "$init" ] || die "$tag: no 'Run /init as init process' in the kernel log"
 	[ -r "$glog" ] || die "$tag: no agent log $glog"
 	local started dialled negotiated
 	# Line by line: a line that is not JSON is skipped, not fatal.
@@ -265,6 +273,8 @@ one_run() { # TAG ICOUNT [KERNEL ARGS] -> appends the run's JSON to $work/runs.j
 	fi
 	uprobe=$(uvm_probe)
 	[ -n "$uprobe" ] || die "$tag: bench-probe clock in the UVM printed nothing: $(cat "$work/uvm-probe.err")"
+	uvm_dmesg "$work/$tag.dmesg.txt"
+	[ -s "$work/$tag.dmesg.txt" ] || die "$tag: dmesg in the UVM printed nothing: $(cat "$work/uvm-dmesg.err")"
 	stop_vm
 	local r
 	r=$(analyse "$tag" "$ic" "$host" "$uprobe")
@@ -272,7 +282,8 @@ one_run() { # TAG ICOUNT [KERNEL ARGS] -> appends the run's JSON to $work/runs.j
 		--arg kargs "$kargs" '. + {tag: $tag, run_wall_s: $wall, kernel_args: $kargs}' >>"$work/runs.jsonl"
 	printf '%s: %-8s %s\n' "$PROG" "$tag" "$(jq -r '[.milestones_s | to_entries[] | "\(.key) \(.value)"] | join(", ")' <<<"$r")" >&2
 	# The raw material of every figure stays with the results.
-	cp "$work/$tag.console.txt" "$outdir/phases-logs/$tag.console.txt"
+	tr -d '\r' <"$work/$tag.console" >"$outdir/phases-logs/$tag.console.txt"
+	cp "$work/$tag.dmesg.txt" "$outdir/phases-logs/$tag.dmesg.txt"
 	cp "$work/$tag/gcs.log" "$outdir/phases-logs/$tag.gcs.log"
 	rm -rf "${work:?}/$tag"
 }
@@ -317,7 +328,7 @@ sizes=$(jq -n \
 
 # Phases = differences of consecutive milestones; stats per clock.
 jq -s --arg date "$(date -u +%FT%TZ)" --argjson runs "$runs" --arg hvargs "$HYPERV_LIKE" --argjson foot "$foot" --argjson sizes "$sizes" \
-	--arg machine "scripts/run-vm --boot esp --host --accel tcg --mem 512 --pmem layer.vhd (q35,sata=off,smbus=off,vmport=off, no ACPI PCI hot-plug, hpet=off under icount, -cpu max, 1 vCPU, OVMF, our gnu-efi loader, initrd root); icount runs add -icount shift=0,sleep=off" \
+	--arg machine "scripts/run-vm --boot esp --host --accel tcg --mem 512 --quiet --pmem layer.vhd (q35,sata=off,smbus=off,vmport=off, no ACPI PCI hot-plug, hpet=off under icount, -cpu max, 1 vCPU, OVMF, our gnu-efi loader, initrd root); icount runs add -icount shift=0,sleep=off" \
 	--arg qemu "$(qemu-system-x86_64 --version | head -1)" \
 	--arg host "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end" '
 	def stats: map(select(. != null)) | sort | if length == 0 then null else

@@ -66,6 +66,11 @@ def peers_of(res):
     return rows, boot.get("peers_not_run") or {}
 
 
+def times(x):
+    """A peer's median over ours."""
+    return "-" if x is None else "%.1f×" % x
+
+
 def demote(md):
     """Headings one level down so a bench's own report nests in ours."""
     return re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", md, flags=re.M)
@@ -171,15 +176,13 @@ def write_report(r, d, optimisations):
     if not peers:
         L.append("Not measured: the boot benchmark did not run or failed.")
     else:
-        L.append("`%s`; each kernel boots this project's initrd, init runs /bin/true and powers "
+        L.append("`%s`; each kernel boots this project's initrd, init prints the kernel log (dmesg) and powers "
                  "off. Kernel start → /init: the printk time of \"Run /init as init process\" (printk "
                  "clock) and the same on the TSC clock (see below)." % boot.get("machine"))
         L.append("")
         L.append("| kernel | version | bzImage | kernel start → /init (icount, TSC clock) | × ours | the same, printk clock | Hyper-V-like (TSC clock) | × ours | QEMU start → exit (wall, icount boot) |")
         L.append("|---|---|---|---|---|---|---|---|---|")
 
-        def times(x):
-            return "-" if x is None else "%.1f×" % x
         for n, s, v in peers:
             hv = v.get("hyperv_like") or {}
             L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
@@ -200,6 +203,31 @@ def write_report(r, d, optimisations):
                  "sched_clock stable (printk time = raw sched_clock, which counts the TSC from "
                  "tsc_early_init, + that offset; the early printk clock follows jiffies-based "
                  "timekeeping, which under TCG runs ahead of the TSC).")
+        L.append("")
+
+    neg = boot.get("negotiate") or {}
+    if neg.get("kernels"):
+        L.append("### Kernel start → NegotiateProtocol answered, with peers")
+        L.append("")
+        L.append("The phase the targets name, for every kernel that gets there: `%s`. The agent's "
+                 "CLOCK_BOOTTIME on its NegotiateProtocol response (its zero is the kernel's "
+                 "sched_clock zero). Debian's kernel has virtio-pci and vsock as modules: its initrd "
+                 "also carries them and `bench-probe modules` loads them before the product's chain, as "
+                 "a modular kernel's initramfs must. Host-paced at the end (the dial, the request): "
+                 "under icount each wait for the host costs a jump to the guest's next timer "
+                 "deadline." % neg.get("machine"))
+        L.append("")
+        L.append("| kernel | kernel start → negotiated (icount) | × ours | Hyper-V-like | × ours | QEMU start → seen by the host (wall, icount boot) |")
+        L.append("|---|---|---|---|---|---|")
+        for n, v in sorted(neg["kernels"].items(), key=lambda kv: (kv[0] != "lcow", kv[0])):
+            if v.get("not_run"):
+                L.append("| %s | %s | | | | |" % (n, v["not_run"]))
+                continue
+            hv = v.get("hyperv_like") or {}
+            L.append("| %s | %s | %s | %s | %s | %s |" % (
+                n, fmt_stats(v.get("kernel_to_negotiated_icount_s")), times(v.get("times_lcow")),
+                fmt_stats(hv.get("kernel_to_negotiated_icount_s")), times(hv.get("times_lcow")),
+                fmt_stats(v.get("qemu_start_to_negotiated_seen_wall_s"), "s")))
         L.append("")
 
     # ---- footprint ----------------------------------------------------------

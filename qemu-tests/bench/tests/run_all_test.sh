@@ -18,7 +18,7 @@ jqe() { jq -e "$@" >/dev/null; }
 command -v jq >/dev/null || { echo "1..0 # SKIP jq not installed"; exit 0; }
 work=$(mktemp -d /tmp/lcow-run-all-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-echo "1..18"
+echo "1..19"
 
 # ---- fake benchmarks ---------------------------------------------------------
 mkdir -p "$work/b1" "$work/b2"
@@ -92,7 +92,14 @@ cat >"$work/rep/results.json" <<'EOF'
      "lcow":{"version":"6.1.0","kernel_bytes":3600000,"kernel_to_init_icount_s":{"n":3,"median":0.2,"min":0.19,"max":0.21,"spread":0.02},"boot_wall_s":{"n":3,"median":5,"min":5,"max":5}},
      "debian-cloud":{"version":"6.1.0-cloud","kernel_bytes":8000000,"kernel_to_init_icount_s":{"n":3,"median":0.9,"min":0.9,"max":0.9,"spread":0},"boot_wall_s":{"n":3,"median":9,"min":9,"max":9},
        "times_lcow":4.5,"hyperv_like":{"kernel_to_init_tsc_icount_s":{"n":3,"median":0.7,"min":0.7,"max":0.7,"spread":0},"times_lcow":12.25}}},
-   "peers_not_run":{"defconfig":"skipped: not cached","firecracker":"skipped: not cached"}},
+   "peers_not_run":{"defconfig":"skipped: not cached","firecracker":"skipped: not cached"},
+   "negotiate":{"machine":"nm","kernels":{
+     "lcow":{"kernel_to_negotiated_icount_s":{"n":3,"median":0.31,"min":0.31,"max":0.31,"spread":0},
+       "qemu_start_to_negotiated_seen_wall_s":{"n":3,"median":2.5,"min":2.4,"max":2.6,"spread":0.2},
+       "hyperv_like":{"kernel_to_negotiated_icount_s":{"n":3,"median":0.09,"min":0.09,"max":0.09,"spread":0}}},
+     "debian-cloud":{"kernel_to_negotiated_icount_s":{"n":3,"median":1.6,"min":1.6,"max":1.6,"spread":0},"times_lcow":5.16,
+       "hyperv_like":{"kernel_to_negotiated_icount_s":{"n":3,"median":1.4,"min":1.4,"max":1.4,"spread":0},"times_lcow":15.56}},
+     "defconfig":{"not_run":"cannot: no vsock"}}}},
   "phases":{"machine":"run-vm --boot esp","how":{"init":"printk"},
    "footprint":{"after_boot":{"mem_total_kb":480000,"mem_available_kb":450000,"mem_used_kb":30000,"agent_vmrss_kb":900,"agent_vmhwm_kb":950,"init_vmrss_kb":100},
                 "sizes_bytes":{"kernel":3600000,"initrd.img":1900000}},
@@ -121,6 +128,11 @@ t "phase table: icount and wall medians with spread, the peer beside the kernel 
 t "the target figure: kernel start → negotiated as is and Hyper-V-like; peers' ratios both ways" \
 	bash -c "grep -qF 'answered** (icount; the target is ≤ 50 ms): 300.0 ms (±0.0) [n=3] as is, 80.0 ms (±0.0) [n=3] Hyper-V-like.' '$work/rep/report.md' &&
 		grep -qF '| 4.5× | 900.0 ms (±0.0) [n=3] | 700.0 ms (±0.0) [n=3] | 12.2× |' '$work/rep/report.md'"
+t "kernel start → negotiated with peers: ours first, ratios both ways, a peer that cannot get there says why" \
+	bash -c "grep -qF '| lcow | 310.0 ms (±0.0) [n=3] | - | 90.0 ms (±0.0) [n=3] | - | 2.50 s (±0.10) [n=3] |' '$work/rep/report.md' &&
+		grep -qF '| debian-cloud | 1600.0 ms (±0.0) [n=3] | 5.2× | 1400.0 ms (±0.0) [n=3] | 15.6× | not measured |' '$work/rep/report.md' &&
+		grep -qF '| defconfig | cannot: no vsock | | | | |' '$work/rep/report.md' &&
+		[ \"\$(grep -n '^| lcow | 310' '$work/rep/report.md' | cut -d: -f1)\" -lt \"\$(grep -n '^| debian-cloud | 1600' '$work/rep/report.md' | cut -d: -f1)\" ]"
 t "a missing figure is 'not measured'; peers not run say why; footprint and optimisations shown" \
 	bash -c "grep -qF '| /init → agent dialled | not measured | not measured | 300.0 ms' '$work/rep/report.md' &&
 		grep -qF 'skipped: not cached' '$work/rep/report.md' && grep -qF '| firecracker | | | skipped: not cached |' '$work/rep/report.md' &&
