@@ -21,7 +21,8 @@ usage() {
 usage: $0 [--config-only] [--fragment FILE]... DEST_DIR
 
 Writes DEST_DIR/kernel (bzImage, EFI stub), DEST_DIR/vmlinux (stripped ELF,
-PVH entry) and DEST_DIR/kernel.config.
+PVH entry), DEST_DIR/kernel.config and DEST_DIR/System.map (the symbols, for
+oopses and qemu-tests/bench/insn-profile.sh; not a boot file).
 
   --config-only    stop after the strict config check; write only kernel.config
   --fragment FILE  merge FILE after kconfig/*.config (repeatable)
@@ -194,6 +195,7 @@ install_result() { # FROM_DIR
 	cp -f "$1/kernel" "$dest/kernel"
 	cp -f "$1/vmlinux" "$dest/vmlinux"
 	cp -f "$1/config" "$dest/kernel.config"
+	cp -f "$1/System.map" "$dest/System.map"
 }
 if [ "$config_only" -eq 0 ] && [ -f "$result/version" ]; then
 	install_result "$result"
@@ -383,6 +385,7 @@ cp "$obj/arch/x86/boot/bzImage" "$stage_dir/kernel"
 # Symbols are not needed to boot; the PVH entry note survives stripping.
 strip --strip-all -o "$stage_dir/vmlinux" "$obj/vmlinux"
 cp "$obj/.config" "$stage_dir/config"
+cp "$obj/System.map" "$stage_dir/System.map"
 (cd "$tree" && LC_ALL=C make -s O="$obj" ARCH="$ARCH" kernelrelease) >"$stage_dir/version"
 chmod 0755 "$stage_dir"
 if ! mv -T "$stage_dir" "$result" 2>/dev/null; then

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Where the kernel's icount time goes, function by function: one boot on the
+# kernel-phase machine (kernel-phase.sh: the host's command line, SeaBIOS
+# `-kernel`, `-icount shift=0,sleep=off`) with the insn-profile TCG plugin,
+# which counts the instructions every translated block retires, up to the
+# kernel's run_init_process (kernel start -> /init; with --whole, up to the
+# power-off).  Under icount an instruction is a nanosecond of guest time, so
+# the counts are the phase's time, exactly, by function (System.map).  The
+# boot adds `nokaslr` so the addresses match System.map.  Reports numbers;
+# never fails on a timing.
+#   qemu-tests/bench/insn-profile.sh [--kernel F --system-map F] [--initrd F]
+#       [--mem MB] [--append ARGS] [--whole] [--top N] [--out FILE]
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+OUT=${OUT:-$ROOT/out}
+BOOTFILES=${BOOTFILES:-$OUT/bootfiles}
+PLUGIN=$OUT/build/host/qemu-tests/bench/insn-profile.so
+kernel=$BOOTFILES/kernel
+map=$OUT/build/kernel/System.map
+initrd=$BOOTFILES/initrd.img
+mem=256
+append=
+whole=0
+top=40
+out=
+
+usage() {
+	cat >&2 <<EOU
+usage: $0 [--kernel F --system-map F] [--initrd F] [--mem MB] [--append ARGS]
+          [--whole] [--top N] [--out FILE]
+  --kernel F      bzImage (default \$BOOTFILES/kernel) and
+  --system-map F  its symbols (default \$OUT/build/kernel/System.map)
+  --initrd F      initrd (default \$BOOTFILES/initrd.img)
+  --mem MB        guest memory (default 256, as boot-bench)
+  --append ARGS   more kernel arguments, e.g. noapictimer (Hyper-V-like)
+  --whole         count up to the power-off, not only up to /init
+  --top N         list the N most expensive functions (default 40)
+  --out FILE      keep the per-function counts (TSV: instructions, symbol)
+EOU
+	exit 2
+}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kernel=${2:?}; shift 2 ;;
+	--system-map) map=${2:?}; shift 2 ;;
+	--initrd) initrd=${2:?}; shift 2 ;;
+	--mem) mem=${2:?}; shift 2 ;;
+	--append) append="$append ${2:?}"; shift 2 ;;
+	--whole) whole=1; shift ;;
+	--top) top=${2:?}; shift 2 ;;
+	--out) out=${2:?}; shift 2 ;;
+	*) usage ;;
+	esac
+done
+[[ "$mem" =~ ^[1-9][0-9]*$ ]] && [[ "$top" =~ ^[1-9][0-9]*$ ]] || usage
+for f in "$kernel" "$map" "$initrd" "$PLUGIN"; do
+	[ -r "$f" ] || { echo "insn-profile: cannot read $f (run ./build.sh)" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/lcow-insn-profile.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+plugin_args="out=$work/blocks"
+if [ "$whole" = 0 ]; then
+	stop=$(awk '$3 == "run_init_process" { print $1; exit }' "$map")
+	[ -n "$stop" ] || { echo "insn-profile: no run_init_process in $map" >&2; exit 1; }
+	plugin_args="$plugin_args,stop=$stop"
+fi
+
+. "$ROOT/qemu-tests/bench/kernel-phase.sh"
+KP_QEMU_ARGS+=(-plugin "$PLUGIN,$plugin_args")
+kp_boot "$kernel" "$initrd" "$mem" "$work/console.log" 900 "nokaslr${append}"
+[ -s "$work/blocks" ] || { echo "insn-profile: the plugin wrote nothing (console: $(tail -3 "$work/console.log"))" >&2; exit 1; }
+if grep -q '^#' "$work/blocks"; then
+	grep '^#' "$work/blocks" | sed 's/^# /insn-profile: /' >&2
+	exit 1
+fi
+
+echo "command line: $KP_CMDLINE nokaslr$append -- $KP_PROGRAM; ${mem} MB"
+echo "counted: $([ "$whole" = 1 ] && echo "reset -> power-off" || echo "reset -> run_init_process (/init)")"
+python3 - "$work/blocks" "$map" "$top" "${out:-}" <<'EOF'
+import bisect, sys
+blocks, mapfile, top, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+addrs, names = [], []
+with open(mapfile) as f:
+    for line in f:
+        p = line.split()
+        if len(p) >= 3 and p[1] in "tTwW":
+            addrs.append(int(p[0], 16)); names.append(p[2])
+order = sorted(range(len(addrs)), key=addrs.__getitem__)
+addrs = [addrs[i] for i in order]; names = [names[i] for i in order]
+text_end = addrs[-1] if addrs else 0
+per, kernel, user, other = {}, 0, 0, 0
+with open(blocks) as f:
+    for line in f:
+        a, n = line.split()
+        a, n = int(a, 16), int(n)
+        if a < 0x800000000000:
+            user += n          # the lower half: firmware, decompressor, user space
+            continue
+        i = bisect.bisect_right(addrs, a) - 1
+        if i < 0 or a > text_end + 0x100000:
+            other += n         # outside the kernel's text (e.g. the decompressor's mapping)
+            continue
+        kernel += n
+        per[names[i]] = per.get(names[i], 0) + n
+total = kernel + user + other
+print("instructions: %d (%.1f ms of icount time): kernel text %.1f ms, lower half (firmware, decompressor, user space) %.1f ms, other %.1f ms"
+      % (total, total / 1e6, kernel / 1e6, user / 1e6, other / 1e6))
+print()
+print("%10s %6s  %s" % ("ms", "share", "kernel function"))
+for name, n in sorted(per.items(), key=lambda kv: -kv[1])[:top]:
+    print("%10.2f %5.1f%%  %s" % (n / 1e6, 100.0 * n / total, name))
+if out:
+    with open(out, "w") as f:
+        for name, n in sorted(per.items(), key=lambda kv: -kv[1]):
+            f.write("%d\t%s\n" % (n, name))
+EOF

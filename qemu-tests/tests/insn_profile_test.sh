@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The instruction profiler the boot-time work is measured with
+# (qemu-tests/bench/insn-profile.sh and its TCG plugin), on the product's
+# kernel: counted up to /init (the plugin's stop= snapshot at
+# run_init_process) and up to the power-off; the per-function counts add up
+# to the total it reports; work that only happens after /init (exec'ing a
+# program) is absent from the first and present in the second; the plugin
+# refuses arguments it does not know.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require_bootfiles
+PROFILE=$ROOT/qemu-tests/bench/insn-profile.sh
+PLUGIN=$OUT/build/host/qemu-tests/bench/insn-profile.so
+[ -r "$PLUGIN" ] || { echo "Bail out! no $PLUGIN (run ./build.sh)"; exit 1; }
+[ -r "$OUT/build/kernel/System.map" ] || { echo "Bail out! no $OUT/build/kernel/System.map (run ./build.sh)"; exit 1; }
+
+work=$(mktemp -d /tmp/lcow-insn-profile-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+plan 9
+
+# kernel_ms REPORT: the "kernel text N ms" figure.
+kernel_ms() { sed -n 's/.*: kernel text \([0-9.]*\) ms.*/\1/p' "$1"; }
+# tsv_ms TSV: the per-function counts summed, in ms.
+tsv_ms() { awk -F'\t' '{ s += $1 } END { printf "%.1f", s / 1e6 }' "$1"; }
+# fn TSV NAME: the function's count (0 when absent).
+fn() { awk -F'\t' -v n="$2" '$2 == n { c = $1 } END { print c + 0 }' "$1"; }
+
+rc=0
+"$PROFILE" --append noapictimer --top 10 --out "$work/init.tsv" >"$work/init.txt" 2>&1 || rc=$?
+check_eq "profile to /init: exit 0" 0 "$rc"
+check_log "it counted up to run_init_process" "$work/init.txt" '^counted: reset -> run_init_process'
+init_ms=$(kernel_ms "$work/init.txt")
+check "the kernel's share is tens of ms (got '$init_ms')" awk -v m="${init_ms:-0}" 'BEGIN { exit !(m > 20 && m < 2000) }'
+check_eq "the functions add up to the kernel's total" "$init_ms" "$(tsv_ms "$work/init.tsv")"
+# Both run before /init: the return-thunk sites are patched in
+# start_kernel, the LZ4 initrd is unpacked by an initcall.
+check "apply_returns and LZ4_decompress_safe counted" \
+	bash -c "[ $(fn "$work/init.tsv" apply_returns) -gt 0 ] && [ $(fn "$work/init.tsv" LZ4_decompress_safe) -gt 0 ]"
+check_eq "no program was exec'd before /init (load_elf_binary: 0)" 0 "$(fn "$work/init.tsv" load_elf_binary)"
+
+rc=0
+"$PROFILE" --append noapictimer --whole --top 10 --out "$work/whole.tsv" >"$work/whole.txt" 2>&1 || rc=$?
+whole_ms=$(kernel_ms "$work/whole.txt")
+check "--whole counts more (to /init ${init_ms} ms, whole ${whole_ms} ms)" \
+	awk -v a="${init_ms:-0}" -v b="${whole_ms:-0}" -v rc="$rc" 'BEGIN { exit !(rc == 0 && b > a) }'
+check "--whole has init's programs exec'd (load_elf_binary > 0)" \
+	bash -c "[ $(fn "$work/whole.tsv" load_elf_binary) -gt 0 ]"
+
+rc=0
+timeout 60 qemu-system-x86_64 -nodefaults -display none -accel tcg -machine none \
+	-plugin "$PLUGIN,bogus=1" >"$work/bad.txt" 2>&1 || rc=$?
+check "an unknown plugin argument is refused with the usage" \
+	bash -c "[ $rc -ne 0 ] && grep -q 'usage: -plugin insn-profile.so,out=FILE' '$work/bad.txt'"
+
+done_testing
