@@ -10,11 +10,17 @@
  *   qemu-system-x86_64 ... -plugin OUT/insn-profile.so,out=FILE[,stop=HEX]
  *
  * At exit FILE gets one line per block address: "<vaddr hex> <instructions
- * retired>", the sum over every translation of that address.  With stop=,
+ * retired> [rep]", the sum over every translation of that address.  With stop=,
  * the counts are those when a block at that address first ran (e.g. the
  * kernel's run_init_process: kernel start -> /init without what follows).
  * A block that an interrupt or an I/O access under icount ends early is
  * still counted whole: the figures are a profile, not a second clock.
+ *
+ * A third column, "rep", marks blocks that are one `rep stos`/`rep movs`:
+ * TCG runs such an instruction one iteration per block execution, and
+ * icount charges every iteration as an instruction, so zeroing or copying
+ * N bytes with `rep stosb` costs N ns of guest time (gcc -Os inlines
+ * memset/memcpy so), where a real CPU with ERMS moves 16+ bytes a cycle.
  *
  * QEMU ships no plugin header in Debian's packages; the few entry points
  * used are declared here as the plugin API (version 1, QEMU 7.2)
@@ -33,6 +39,7 @@
 /* ---- the QEMU plugin API, as documented (include/qemu/qemu-plugin.h) ---- */
 typedef uint64_t qemu_plugin_id_t;
 struct qemu_plugin_tb;
+struct qemu_plugin_insn;
 typedef struct qemu_info_t qemu_info_t; /* only passed through */
 enum qemu_plugin_op { QEMU_PLUGIN_INLINE_ADD_U64 };
 enum qemu_plugin_cb_flags { QEMU_PLUGIN_CB_NO_REGS };
@@ -46,6 +53,9 @@ void qemu_plugin_register_vcpu_tb_exec_inline(struct qemu_plugin_tb *tb, enum qe
 					      void *ptr, uint64_t imm);
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
+struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb, size_t idx);
+const void *qemu_plugin_insn_data(const struct qemu_plugin_insn *insn);
+size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb, void *userdata);
 
 PLUGIN_EXPORT int qemu_plugin_version = 1;
@@ -58,6 +68,7 @@ struct block {
 	uint64_t vaddr;
 	uint64_t insns;	/* bumped by the translated code */
 	uint64_t at_stop; /* insns when the stop block first ran */
+	int rep;	/* the block is one rep stos/movs */
 };
 
 #define CHUNK 4096
@@ -110,6 +121,21 @@ static void on_stop(unsigned int vcpu, void *userdata)
 	pthread_mutex_unlock(&lock);
 }
 
+/* One instruction: [f3] [REX.W] a4|a5|aa|ab (rep movs/stos, any width). */
+static int is_rep_string(const struct qemu_plugin_tb *tb)
+{
+	if (qemu_plugin_tb_n_insns(tb) != 1)
+		return 0;
+	const struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, 0);
+	const uint8_t *op = qemu_plugin_insn_data(insn);
+	size_t len = qemu_plugin_insn_size(insn), i = 0;
+	if (len < 2 || op[i++] != 0xf3)
+		return 0;
+	if (i < len && (op[i] & 0xf0) == 0x40)
+		i++;
+	return i + 1 == len && (op[i] == 0xa4 || op[i] == 0xa5 || op[i] == 0xaa || op[i] == 0xab);
+}
+
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
 	(void)id;
@@ -119,6 +145,7 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 
 	if (!b)
 		return;
+	b->rep = is_rep_string(tb);
 	/* The snapshot comes before this block's own count is added. */
 	if (have_stop && vaddr == stop_vaddr)
 		qemu_plugin_register_vcpu_tb_exec_cb(tb, on_stop, QEMU_PLUGIN_CB_NO_REGS, NULL);
@@ -157,10 +184,13 @@ static void on_exit_write(qemu_plugin_id_t id, void *userdata)
 	qsort(all, n, sizeof(*all), by_vaddr);
 	for (size_t i = 0; i < n;) {
 		uint64_t sum = 0, v = all[i].vaddr;
-		for (; i < n && all[i].vaddr == v; i++)
+		int rep = 0;
+		for (; i < n && all[i].vaddr == v; i++) {
 			sum += all[i].insns;
+			rep |= all[i].rep;
+		}
 		if (sum)
-			fprintf(f, "%" PRIx64 " %" PRIu64 "\n", v, sum);
+			fprintf(f, "%" PRIx64 " %" PRIu64 "%s\n", v, sum, rep ? " rep" : "");
 	}
 	if (alloc_failed)
 		fprintf(f, "# incomplete: out of memory for block records\n");

@@ -90,11 +90,12 @@ with open(mapfile) as f:
 order = sorted(range(len(addrs)), key=addrs.__getitem__)
 addrs = [addrs[i] for i in order]; names = [names[i] for i in order]
 text_end = addrs[-1] if addrs else 0
-per, kernel, user, other = {}, 0, 0, 0
+per, kernel, user, other, rep = {}, 0, 0, 0, 0
 with open(blocks) as f:
     for line in f:
-        a, n = line.split()
-        a, n = int(a, 16), int(n)
+        w = line.split()
+        a, n = int(w[0], 16), int(w[1])
+        is_rep = len(w) > 2 and w[2] == "rep"
         if a < 0x800000000000:
             user += n          # the lower half: firmware, decompressor, user space
             continue
@@ -103,10 +104,13 @@ with open(blocks) as f:
             other += n         # outside the kernel's text (e.g. the decompressor's mapping)
             continue
         kernel += n
+        rep += n if is_rep else 0
         per[names[i]] = per.get(names[i], 0) + n
 total = kernel + user + other
 print("instructions: %d (%.1f ms of icount time): kernel text %.1f ms, lower half (firmware, decompressor, user space) %.1f ms, other %.1f ms"
       % (total, total / 1e6, kernel / 1e6, user / 1e6, other / 1e6))
+print("of the kernel's, iterations of rep stos/movs (bulk zeroing and copying, one per byte for the "
+      "-Os kernel's inlined memset/memcpy; a real CPU moves 16+ bytes a cycle): %.1f ms" % (rep / 1e6))
 print()
 print("%10s %6s  %s" % ("ms", "share", "kernel function"))
 for name, n in sorted(per.items(), key=lambda kv: -kv[1])[:top]:
