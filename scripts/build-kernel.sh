@@ -197,8 +197,14 @@ install_result() { # FROM_DIR
 	cp -f "$1/config" "$dest/kernel.config"
 	cp -f "$1/System.map" "$dest/System.map"
 }
+# Kernels built for other keys: the three used last stay, the rest go.
+prune_kernels() {
+	touch "$result"
+	"$ROOT/scripts/prune-cache" 3 "$CACHE"/kernel/[0-9a-f]*
+}
 if [ "$config_only" -eq 0 ] && [ -f "$result/version" ]; then
 	install_result "$result"
+	prune_kernels
 	say "cached (key $key): $(cat "$result/version"), kernel $(du -k "$dest/kernel" | cut -f1) KB -> $dest"
 	exit 0
 fi
@@ -394,5 +400,6 @@ if ! mv -T "$stage_dir" "$result" 2>/dev/null; then
 fi
 stage_dir=
 install_result "$result"
+prune_kernels
 size_mb() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.1f MB", b / 1048576 }'; }
 say "done in $((SECONDS - T0)) s: kernel $(size_mb "$dest/kernel"), vmlinux $(size_mb "$dest/vmlinux"), $(cat "$result/version") (key $key) -> $dest"

@@ -395,3 +395,6 @@ rm -rf "$dest.old"
 [ -d "$dest" ] && mv "$dest" "$dest.old"
 mv "$tmp/root$dest" "$dest"
 rm -rf "$dest.old"
+# Builds of this library for other keys (older recipes or toolchains): the
+# three made last stay, the rest go.
+"$(dirname -- "${BASH_SOURCE[0]}")/prune-cache" 3 "$cache/$name-$version"-k[0-9a-f]*
