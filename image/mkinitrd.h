@@ -156,7 +156,9 @@ int spec_write_archive_sink(const struct spec *s, const struct mkinitrd_options 
  * No end marker: the data ends with the file (the kernel stops when the
  * input is used up; a size of 0 would also end it, so no block is empty).
  * Hence an archive appended to the initrd needs a zero word before it:
- * the kernel's unlz4 would otherwise read it as one more block and fail. */
+ * the kernel's unlz4 would otherwise read it as one more block and fail.
+ * A plain cpio appended so must also start at an offset divisible by 4
+ * (more zeros): the kernel takes a cpio header only there. */
 #define LZ4_LEGACY_MAGIC 0x184C2102u
 #define LZ4_LEGACY_BLOCK_MAX (8u << 20)
 

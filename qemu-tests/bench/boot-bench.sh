@@ -202,7 +202,13 @@ neg_bootfiles() {
 		cp "$mdir/$m.ko" "$bf/extra/peer/modules/"
 		args+=("/peer/modules/$(basename "$m").ko")
 	done
-	{ cat "$BOOTFILES/initrd.img"; printf '\0\0\0\0'
+	# The zero word ends the LZ4 archive; more zeros put the plain cpio at
+	# an offset divisible by 4, the only place the kernel's initramfs
+	# unpacker takes a cpio header ("invalid magic" elsewhere).
+	local size pad
+	size=$(stat -c %s "$BOOTFILES/initrd.img")
+	pad=$((4 + (4 - size % 4) % 4))
+	{ cat "$BOOTFILES/initrd.img"; head -c "$pad" /dev/zero
 	  (cd "$bf/extra" && find peer | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); } >"$bf/initrd.img"
 	neg_init_args[$name]="-e 1 /peer/bench-probe modules ${args[*]} ${NEG_CHAIN[*]}"
 }
