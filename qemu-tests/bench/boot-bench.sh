@@ -260,7 +260,7 @@ if [ -x "$OUT/bin/lcowctl" ] && [ -x "$OUT/bin/lcow-vsockd" ]; then
 		for i in $(seq 1 "$runs"); do
 			for v in "" .hv; do
 				a=; [ -z "$v" ] || a=$HYPERV_LIKE
-				if read -r tn tw < <(negotiate_once "$name" "$work/neg-$name" "$a"); then
+				if read -r tn tw < <(negotiate_once "$name" "$work/neg-$name" "$a" 2>>"$work/$name.neg.err"); then
 					echo "$tn" >>"$work/$name.neg$v"
 					echo "$tw" >>"$work/$name.neg$v.wall"
 					echo "boot-bench: $name run $i${a:+, $a}: kernel start -> NegotiateProtocol answered ${tn} s icount (QEMU start -> seen by the host ${tw} s wall)" >&2
@@ -275,6 +275,12 @@ if [ -x "$OUT/bin/lcowctl" ] && [ -x "$OUT/bin/lcow-vsockd" ]; then
 				  hyperv_like: {args: $hvargs, kernel_to_negotiated_icount_s: $hvic,
 						qemu_start_to_negotiated_seen_wall_s: $hvw}}
 			 | if $init == "" then . else .[$n].init_args = $init end' <<<"$negotiate")
+		# A failed boot says why in the report, not only in the log.
+		if [ -s "$work/$name.neg.err" ]; then
+			cat "$work/$name.neg.err" >&2
+			negotiate=$(jq --arg n "$name" --arg why "$(head -1 "$work/$name.neg.err" | cut -c1-300)" \
+				'.[$n].failed = $why' <<<"$negotiate")
+		fi
 	done
 	negotiate=$(jq 'def t(v): v.kernel_to_negotiated_icount_s.median;
 		def ratio(a; b): if a == null or b == null or b == 0 then null else (a / b * 100 | round / 100) end;
@@ -346,6 +352,7 @@ jq -n --argjson boot "$results" --argjson fp "$footprint" --arg machine "$machin
 		def x: if . == null then "-" else "\(.)×" end;
 		.negotiate.kernels | to_entries[] | if .value.not_run then "| \(.key) | \(.value.not_run) | | | | |" else
 		"| \(.key) | \(.value.kernel_to_negotiated_icount_s.median | r) s | \(.value.times_lcow | x) | \(.value.hyperv_like.kernel_to_negotiated_icount_s.median | r) s | \(.value.hyperv_like.times_lcow | x) | \(.value.qemu_start_to_negotiated_seen_wall_s.median | r) s |" end' "$outdir/boot.json"
+	jq -r '.negotiate.kernels | to_entries[] | select(.value.failed) | "\n\(.key): a boot failed: \(.value.failed)"' "$outdir/boot.json"
 	echo
 	echo "QEMU start → bridge negotiated (OVMF, TCG, wall): $(jq -r .qemu_start_to_bridge_negotiated_wall_s "$outdir/boot.json") s"
 	echo

@@ -236,6 +236,10 @@ def write_report(r, d, optimisations):
                 n, fmt_stats(v.get("kernel_to_negotiated_icount_s")), times(v.get("times_lcow")),
                 fmt_stats(hv.get("kernel_to_negotiated_icount_s")), times(hv.get("times_lcow")),
                 fmt_stats(v.get("qemu_start_to_negotiated_seen_wall_s"), "s")))
+        for n, v in sorted(neg["kernels"].items()):
+            if v.get("failed"):
+                L.append("")
+                L.append("%s: a boot failed: %s" % (n, v["failed"]))
         L.append("")
 
     # ---- footprint ----------------------------------------------------------

@@ -98,6 +98,7 @@ cat >"$work/rep/results.json" <<'EOF'
        "qemu_start_to_negotiated_seen_wall_s":{"n":3,"median":2.5,"min":2.4,"max":2.6,"spread":0.2},
        "hyperv_like":{"kernel_to_negotiated_icount_s":{"n":3,"median":0.09,"min":0.09,"max":0.09,"spread":0}}},
      "debian-cloud":{"kernel_to_negotiated_icount_s":{"n":3,"median":1.6,"min":1.6,"max":1.6,"spread":0},"times_lcow":5.16,
+       "failed":"boot-bench: debian-cloud: no negotiated bridge: console: Initramfs unpacking failed",
        "hyperv_like":{"kernel_to_negotiated_icount_s":{"n":3,"median":1.4,"min":1.4,"max":1.4,"spread":0},"times_lcow":15.56}},
      "defconfig":{"not_run":"cannot: no vsock"}}}},
   "phases":{"machine":"run-vm --boot esp","how":{"init":"printk"},
@@ -128,10 +129,11 @@ t "phase table: icount and wall medians with spread, the peer beside the kernel 
 t "the target figure: kernel start → negotiated as is and Hyper-V-like; peers' ratios both ways" \
 	bash -c "grep -qF 'answered** (icount; the target is ≤ 50 ms): 300.0 ms (±0.0) [n=3] as is, 80.0 ms (±0.0) [n=3] Hyper-V-like.' '$work/rep/report.md' &&
 		grep -qF '| 4.5× | 900.0 ms (±0.0) [n=3] | 700.0 ms (±0.0) [n=3] | 12.2× |' '$work/rep/report.md'"
-t "kernel start → negotiated with peers: ours first, ratios both ways, a peer that cannot get there says why" \
+t "kernel start → negotiated with peers: ours first, ratios both ways, a peer that cannot get there or failed says why" \
 	bash -c "grep -qF '| lcow | 310.0 ms (±0.0) [n=3] | - | 90.0 ms (±0.0) [n=3] | - | 2.50 s (±0.10) [n=3] |' '$work/rep/report.md' &&
 		grep -qF '| debian-cloud | 1600.0 ms (±0.0) [n=3] | 5.2× | 1400.0 ms (±0.0) [n=3] | 15.6× | not measured |' '$work/rep/report.md' &&
 		grep -qF '| defconfig | cannot: no vsock | | | | |' '$work/rep/report.md' &&
+		grep -qF 'debian-cloud: a boot failed: boot-bench: debian-cloud: no negotiated bridge: console: Initramfs unpacking failed' '$work/rep/report.md' &&
 		grep -qE 'target, on the same phase against Debian.*: 5\.2× as is, 15\.6× Hyper-V-like\.$' '$work/rep/report.md' &&
 		[ \"\$(grep -n '^| lcow | 310' '$work/rep/report.md' | cut -d: -f1)\" -lt \"\$(grep -n '^| debian-cloud | 1600' '$work/rep/report.md' | cut -d: -f1)\" ]"
 t "a missing figure is 'not measured'; peers not run say why; footprint and optimisations shown" \
