@@ -288,6 +288,25 @@ if [ -x "$OUT/bin/lcowctl" ] && [ -x "$OUT/bin/lcow-vsockd" ]; then
 			.value.times_lcow = ratio(t(.value); t($all.lcow)) |
 			.value.hyperv_like.times_lcow = ratio(t(.value.hyperv_like); t($all.lcow.hyperv_like)) end)' <<<"$negotiate")
 fi
+# Our guest's own work in that phase, without the clock's jumps over its
+# idle waits for the host: the instructions it runs from kernel start until
+# the power-off the host asks for right after the negotiation
+# (insn-profile.sh --stack; Hyper-V-like, same machine).  An upper bound:
+# the ShutdownForced handling is in it.
+guest_work=null
+if [ -x "$OUT/bin/lcowctl" ] && [ -r "$OUT/build/kernel/System.map" ] &&
+	[ -r "$OUT/build/host/qemu-tests/bench/insn-profile.so" ]; then
+	: >"$work/guest-work"
+	for i in $(seq 1 "$runs"); do
+		v=$("$ROOT/qemu-tests/bench/insn-profile.sh" --stack --mem 256 --append "$HYPERV_LIKE" --top 1 \
+			2>>"$work/guest-work.err" |
+			sed -n 's/^from kernel start (kernel text + user space): \([0-9.]*\) ms$/\1/p')
+		[ -n "$v" ] || { cat "$work/guest-work.err" >&2; continue; }
+		echo "boot-bench: lcow run $i, $HYPERV_LIKE: guest instructions kernel start -> power-off after the negotiation ${v} ms" >&2
+		awk -v v="$v" 'BEGIN { printf "%.6f\n", v / 1000 }' >>"$work/guest-work"
+	done
+	guest_work=$(stats <"$work/guest-work")
+fi
 neg_machine="scripts/run-vm --boot bios --host --icount --mem 256 --quiet (the machine above with a vhost-user-vsock-pci device, lcow-vsockd and lcowctl serve as the host); command line: the host's without pci=off (the vsock device is a PCI one here) [noapictimer] -- -e 1 ${NEG_CHAIN[*]}"
 
 # Wall time from QEMU start to a negotiated bridge, the full product stack.
@@ -320,11 +339,11 @@ for name in "${!not_run[@]}"; do
 	peers_not_run=$(jq --arg n "$name" --arg why "${not_run[$name]}" '.[$n] = $why' <<<"$peers_not_run")
 done
 jq -n --argjson boot "$results" --argjson fp "$footprint" --arg machine "$machine_desc" \
-	--argjson neg "$negotiate" --arg neg_machine "$neg_machine" \
+	--argjson neg "$negotiate" --arg neg_machine "$neg_machine" --argjson gw "$guest_work" \
 	--argjson runs "$runs" --argjson bridge "$bridge_wall" --arg date "$(date -u +%FT%TZ)" \
 	--argjson not_run "$peers_not_run" \
 	'{date:$date, machine:$machine, runs:$runs, boot:$boot, peers_not_run:$not_run,
-	  negotiate: {machine: $neg_machine, kernels: $neg},
+	  negotiate: {machine: $neg_machine, kernels: $neg, lcow_guest_work_hyperv_like_s: $gw},
 	  qemu_start_to_bridge_negotiated_wall_s:$bridge, footprint_bytes:$fp}' >"$outdir/boot.json"
 
 {
@@ -353,6 +372,8 @@ jq -n --argjson boot "$results" --argjson fp "$footprint" --arg machine "$machin
 		.negotiate.kernels | to_entries[] | if .value.not_run then "| \(.key) | \(.value.not_run) | | | | |" else
 		"| \(.key) | \(.value.kernel_to_negotiated_icount_s.median | r) s | \(.value.times_lcow | x) | \(.value.hyperv_like.kernel_to_negotiated_icount_s.median | r) s | \(.value.hyperv_like.times_lcow | x) | \(.value.qemu_start_to_negotiated_seen_wall_s.median | r) s |" end' "$outdir/boot.json"
 	jq -r '.negotiate.kernels | to_entries[] | select(.value.failed) | "\n\(.key): a boot failed: \(.value.failed)"' "$outdir/boot.json"
+	echo
+	echo "Our guest's own instructions in that phase (kernel start → the power-off the host asks for once negotiated; no clock jumps over idle waits; insn-profile.sh --stack, $HYPERV_LIKE): $(jq -r '.negotiate.lcow_guest_work_hyperv_like_s.median // "not measured"' "$outdir/boot.json") s"
 	echo
 	echo "QEMU start → bridge negotiated (OVMF, TCG, wall): $(jq -r .qemu_start_to_bridge_negotiated_wall_s "$outdir/boot.json") s"
 	echo

@@ -6,10 +6,15 @@
 # kernel's run_init_process (kernel start -> /init; with --whole, up to the
 # power-off).  Under icount an instruction is a nanosecond of guest time, so
 # the counts are the phase's time, exactly, by function (System.map).  The
-# boot adds `nokaslr` so the addresses match System.map.  Reports numbers;
-# never fails on a timing.
+# boot adds `nokaslr` so the addresses match System.map.  With --stack the
+# boot is the whole product stack instead (scripts/run-vm --boot bios --host:
+# the vsock backend and the host side), counted until the kernel powers off,
+# which the host asks for (ShutdownForced) as soon as the bridge is
+# negotiated: the guest's own work for kernel start -> negotiated (plus the
+# shutdown), without the time its clock jumps while it idles waiting for the
+# host.  Reports numbers; never fails on a timing.
 #   qemu-tests/bench/insn-profile.sh [--kernel F --system-map F] [--initrd F]
-#       [--mem MB] [--append ARGS] [--whole] [--top N] [--out FILE]
+#       [--mem MB] [--append ARGS] [--whole | --stack] [--top N] [--out FILE]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,19 +27,22 @@ initrd=$BOOTFILES/initrd.img
 mem=256
 append=
 whole=0
+stack=0
 top=40
 out=
 
 usage() {
 	cat >&2 <<EOU
 usage: $0 [--kernel F --system-map F] [--initrd F] [--mem MB] [--append ARGS]
-          [--whole] [--top N] [--out FILE]
+          [--whole | --stack] [--top N] [--out FILE]
   --kernel F      bzImage (default \$BOOTFILES/kernel) and
   --system-map F  its symbols (default \$OUT/build/kernel/System.map)
   --initrd F      initrd (default \$BOOTFILES/initrd.img)
   --mem MB        guest memory (default 256, as boot-bench)
   --append ARGS   more kernel arguments, e.g. noapictimer (Hyper-V-like)
   --whole         count up to the power-off, not only up to /init
+  --stack         the product stack with its host side, counted up to the
+                  power-off the host asks for once the bridge is negotiated
   --top N         list the N most expensive functions (default 40)
   --out FILE      keep the per-function counts (TSV: instructions, symbol)
 EOU
@@ -48,12 +56,14 @@ while [ $# -gt 0 ]; do
 	--mem) mem=${2:?}; shift 2 ;;
 	--append) append="$append ${2:?}"; shift 2 ;;
 	--whole) whole=1; shift ;;
+	--stack) stack=1; shift ;;
 	--top) top=${2:?}; shift 2 ;;
 	--out) out=${2:?}; shift 2 ;;
 	*) usage ;;
 	esac
 done
 [[ "$mem" =~ ^[1-9][0-9]*$ ]] && [[ "$top" =~ ^[1-9][0-9]*$ ]] || usage
+[ "$whole" = 0 ] || [ "$stack" = 0 ] || usage
 for f in "$kernel" "$map" "$initrd" "$PLUGIN"; do
 	[ -r "$f" ] || { echo "insn-profile: cannot read $f (run ./build.sh)" >&2; exit 1; }
 done
@@ -61,23 +71,58 @@ done
 work=$(mktemp -d /tmp/lcow-insn-profile.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 plugin_args="out=$work/blocks"
-if [ "$whole" = 0 ]; then
-	stop=$(awk '$3 == "run_init_process" { print $1; exit }' "$map")
-	[ -n "$stop" ] || { echo "insn-profile: no run_init_process in $map" >&2; exit 1; }
+stop_fn=
+[ "$whole" = 1 ] || stop_fn=run_init_process
+[ "$stack" = 0 ] || stop_fn=kernel_power_off
+if [ -n "$stop_fn" ]; then
+	stop=$(awk -v f="$stop_fn" '$3 == f { print $1; exit }' "$map")
+	[ -n "$stop" ] || { echo "insn-profile: no $stop_fn in $map" >&2; exit 1; }
 	plugin_args="$plugin_args,stop=$stop"
 fi
 
 . "$ROOT/qemu-tests/bench/kernel-phase.sh"
-KP_QEMU_ARGS+=(-plugin "$PLUGIN,$plugin_args")
-kp_boot "$kernel" "$initrd" "$mem" "$work/console.log" 900 "nokaslr${append}"
+if [ "$stack" = 0 ]; then
+	KP_QEMU_ARGS+=(-plugin "$PLUGIN,$plugin_args")
+	kp_boot "$kernel" "$initrd" "$mem" "$work/console.log" 900 "nokaslr${append}"
+	line="$KP_CMDLINE nokaslr$append -- $KP_PROGRAM"
+else
+	# The product stack: run-vm's machine and host side, our boot files.
+	mkdir "$work/bf"
+	ln -s "$(realpath "$kernel")" "$work/bf/kernel"
+	ln -s "$(realpath "$initrd")" "$work/bf/initrd.img"
+	setsid "$ROOT/scripts/run-vm" --bootfiles "$work/bf" --boot bios --host --icount --mem "$mem" \
+		--quiet --append " nokaslr$append" --qemu-arg -plugin --qemu-arg "$PLUGIN,$plugin_args" \
+		--workdir "$work/vm" --keep --serial "$work/console.log" --timeout 900 \
+		>"$work/run-vm.log" 2>&1 </dev/null &
+	vm=$!
+	for _ in $(seq 1 600); do
+		[ -S "$work/vm/vm.sock.ctl" ] && break
+		kill -0 "$vm" 2>/dev/null || break
+		sleep 0.1
+	done
+	ctl=("$OUT/bin/lcowctl" -c "$work/vm/vm.sock.ctl")
+	if ! "${ctl[@]}" wait-ready --timeout 600 >/dev/null 2>"$work/ready.err"; then
+		kill -TERM -- "-$vm" 2>/dev/null || true
+		wait "$vm" 2>/dev/null || true
+		echo "insn-profile: no negotiated bridge: $(cat "$work/ready.err")" >&2
+		exit 1
+	fi
+	"${ctl[@]}" --rpc-timeout 60 shutdown-forced >/dev/null 2>&1 || true
+	wait "$vm" 2>/dev/null || true
+	line="run-vm's (the host's with quiet) nokaslr$append"
+fi
 [ -s "$work/blocks" ] || { echo "insn-profile: the plugin wrote nothing (console: $(tail -3 "$work/console.log"))" >&2; exit 1; }
 if grep -q '^#' "$work/blocks"; then
 	grep '^#' "$work/blocks" | sed 's/^# /insn-profile: /' >&2
 	exit 1
 fi
 
-echo "command line: $KP_CMDLINE nokaslr$append -- $KP_PROGRAM; ${mem} MB"
-echo "counted: $([ "$whole" = 1 ] && echo "reset -> power-off" || echo "reset -> run_init_process (/init)")"
+echo "command line: $line; ${mem} MB"
+case "$stop_fn" in
+run_init_process) echo "counted: reset -> run_init_process (/init)" ;;
+kernel_power_off) echo "counted: reset -> kernel_power_off (the product stack: the bridge negotiated, then ShutdownForced)" ;;
+*) echo "counted: reset -> power-off" ;;
+esac
 python3 - "$work/blocks" "$map" "$top" "${out:-}" <<'EOF'
 import bisect, sys
 blocks, mapfile, top, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -90,14 +135,20 @@ with open(mapfile) as f:
 order = sorted(range(len(addrs)), key=addrs.__getitem__)
 addrs = [addrs[i] for i in order]; names = [names[i] for i in order]
 text_end = addrs[-1] if addrs else 0
-per, kernel, user, other, rep = {}, 0, 0, 0, 0
+per, kernel, user, fw, other, rep = {}, 0, 0, 0, 0, 0
 with open(blocks) as f:
     for line in f:
         w = line.split()
         a, n = int(w[0], 16), int(w[1])
         is_rep = len(w) > 2 and w[2] == "rep"
         if a < 0x800000000000:
-            user += n          # the lower half: firmware, decompressor, user space
+            # The lower half: user space (static binaries at 0x400000, the
+            # stack and vDSO at the top), else the firmware and the
+            # decompressor (below 4 MB and above 16 MB, physical).
+            if 0x400000 <= a < 0x1000000 or a >= 0x7f0000000000:
+                user += n
+            else:
+                fw += n
             continue
         i = bisect.bisect_right(addrs, a) - 1
         if i < 0 or a > text_end + 0x100000:
@@ -106,9 +157,10 @@ with open(blocks) as f:
         kernel += n
         rep += n if is_rep else 0
         per[names[i]] = per.get(names[i], 0) + n
-total = kernel + user + other
-print("instructions: %d (%.1f ms of icount time): kernel text %.1f ms, lower half (firmware, decompressor, user space) %.1f ms, other %.1f ms"
-      % (total, total / 1e6, kernel / 1e6, user / 1e6, other / 1e6))
+total = kernel + user + fw + other
+print("instructions: %d (%.1f ms of icount time): kernel text %.1f ms, user space %.1f ms, firmware and decompressor %.1f ms, other %.1f ms"
+      % (total, total / 1e6, kernel / 1e6, user / 1e6, fw / 1e6, other / 1e6))
+print("from kernel start (kernel text + user space): %.1f ms" % ((kernel + user) / 1e6))
 print("of the kernel's, iterations of rep stos/movs (bulk zeroing and copying, one per byte for the "
       "-Os kernel's inlined memset/memcpy; a real CPU moves 16+ bytes a cycle): %.1f ms" % (rep / 1e6))
 print()

@@ -241,6 +241,12 @@ def write_report(r, d, optimisations):
                 L.append("")
                 L.append("%s: a boot failed: %s" % (n, v["failed"]))
         L.append("")
+        L.append("Our guest's own work in that phase, Hyper-V-like: %s of instructions from kernel start "
+                 "until the power-off the host asks for once the bridge is negotiated "
+                 "(`insn-profile.sh --stack`: the icount figure above without the clock's jumps over "
+                 "the guest's idle waits for the host; the shutdown is in it)." % fmt_stats(
+                     neg.get("lcow_guest_work_hyperv_like_s")))
+        L.append("")
 
     # ---- footprint ----------------------------------------------------------
     L.append("## Footprint")

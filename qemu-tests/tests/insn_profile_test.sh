@@ -4,8 +4,9 @@
 # kernel: counted up to /init (the plugin's stop= snapshot at
 # run_init_process) and up to the power-off; the per-function counts add up
 # to the total it reports; work that only happens after /init (exec'ing a
-# program) is absent from the first and present in the second; the plugin
-# refuses arguments it does not know.
+# program) is absent from the first and present in the second; the whole
+# product stack (--stack) counts the agent's user space; the plugin refuses
+# arguments it does not know.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_bootfiles
 PROFILE=$ROOT/qemu-tests/bench/insn-profile.sh
@@ -15,7 +16,7 @@ PLUGIN=$OUT/build/host/qemu-tests/bench/insn-profile.so
 
 work=$(mktemp -d /tmp/lcow-insn-profile-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-plan 9
+plan 11
 
 # kernel_ms REPORT: the "kernel text N ms" figure.
 kernel_ms() { sed -n 's/.*: kernel text \([0-9.]*\) ms.*/\1/p' "$1"; }
@@ -44,6 +45,19 @@ check "--whole counts more (to /init ${init_ms} ms, whole ${whole_ms} ms)" \
 	awk -v a="${init_ms:-0}" -v b="${whole_ms:-0}" -v rc="$rc" 'BEGIN { exit !(rc == 0 && b > a) }'
 check "--whole has init's programs exec'd (load_elf_binary > 0)" \
 	bash -c "[ $(fn "$work/whole.tsv" load_elf_binary) -gt 0 ]"
+
+# The product stack with its host side, up to the power-off the host asks
+# for once negotiated: the agent's user space is counted, and the kernel
+# did more than up to /init.
+rc=0
+"$PROFILE" --stack --append noapictimer --top 10 >"$work/stack.txt" 2>&1 || rc=$?
+check_log "--stack: counted up to kernel_power_off after the negotiation" "$work/stack.txt" \
+	'^counted: reset -> kernel_power_off \(the product stack'
+stack_user=$(sed -n 's/.*, user space \([0-9.]*\) ms,.*/\1/p' "$work/stack.txt")
+stack_ms=$(sed -n 's/^from kernel start (kernel text + user space): \([0-9.]*\) ms$/\1/p' "$work/stack.txt")
+check "--stack: user space counted (${stack_user} ms), more than to /init (${stack_ms} > ${init_ms} ms)" \
+	awk -v u="${stack_user:-0}" -v s="${stack_ms:-0}" -v i="${init_ms:-0}" -v rc="$rc" \
+	'BEGIN { exit !(rc == 0 && u > 0.1 && s > i) }'
 
 rc=0
 timeout 60 qemu-system-x86_64 -nodefaults -display none -accel tcg -machine none \
