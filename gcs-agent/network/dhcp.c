@@ -378,11 +378,10 @@ int dhcp_start(struct loop *loop, int netns_fd, const char *ifname, const uint8_
 	c->fn = fn;
 	c->arg = arg;
 	int r;
-	if ((r = loop_timer_init(loop, &c->resend, on_resend, c, err)) < 0) {
-		free(c);
-		return r;
-	}
-	if ((r = loop_timer_init(loop, &c->deadline, on_deadline, c, err)) < 0)
+	/* dhcp_stop undoes any prefix of these (a timer not yet made is
+	 * zeroed: not added). */
+	if ((r = loop_timer_init(loop, &c->resend, on_resend, c, err)) < 0 ||
+	    (r = loop_timer_init(loop, &c->deadline, on_deadline, c, err)) < 0)
 		goto fail;
 	if ((c->fd = r = open_socket(netns_fd, ifname, err)) < 0)
 		goto fail;

@@ -430,19 +430,26 @@ int cgroup_write_metrics(int dirfd, FILE *out, struct error *err)
 
 	uint64_t limit = cgroup_read_u64(dirfd, "memory.max");
 	uint64_t swap_limit = cgroup_read_u64(dirfd, "memory.swap.max");
+	/* The v1 shape's names for memory.stat's v2 keys, in its order. */
+	static const struct {
+		const char *name, *key;
+	} mem_stats[] = {
+		{ "cache", "file" },
+		{ "rss", "anon" },
+		{ "mapped_file", "file_mapped" },
+		{ "dirty", "file_dirty" },
+		{ "writeback", "file_writeback" },
+		{ "pg_fault", "pgfault" },
+		{ "pg_maj_fault", "pgmajfault" },
+		{ "inactive_anon", "inactive_anon" },
+		{ "active_anon", "active_anon" },
+		{ "inactive_file", "inactive_file" },
+		{ "active_file", "active_file" },
+		{ "unevictable", "unevictable" },
+	};
 	jw_open(&top, &a, "memory");
-	jw_u64(&a, "cache", cgroup_kv(mem, "file"));
-	jw_u64(&a, "rss", cgroup_kv(mem, "anon"));
-	jw_u64(&a, "mapped_file", cgroup_kv(mem, "file_mapped"));
-	jw_u64(&a, "dirty", cgroup_kv(mem, "file_dirty"));
-	jw_u64(&a, "writeback", cgroup_kv(mem, "file_writeback"));
-	jw_u64(&a, "pg_fault", cgroup_kv(mem, "pgfault"));
-	jw_u64(&a, "pg_maj_fault", cgroup_kv(mem, "pgmajfault"));
-	jw_u64(&a, "inactive_anon", cgroup_kv(mem, "inactive_anon"));
-	jw_u64(&a, "active_anon", cgroup_kv(mem, "active_anon"));
-	jw_u64(&a, "inactive_file", cgroup_kv(mem, "inactive_file"));
-	jw_u64(&a, "active_file", cgroup_kv(mem, "active_file"));
-	jw_u64(&a, "unevictable", cgroup_kv(mem, "unevictable"));
+	for (size_t i = 0; i < ARRAY_SIZE(mem_stats); i++)
+		jw_u64(&a, mem_stats[i].name, cgroup_kv(mem, mem_stats[i].key));
 	jw_u64(&a, "hierarchical_memory_limit", limit);
 	jw_u64(&a, "hierarchical_swap_limit", swap_limit);
 	jw_open(&a, &b, "usage");

@@ -216,32 +216,20 @@ neg_bootfiles() {
 # negotiate_once NAME BOOTFILES [ARGS] -> "<guest s to the answer> <wall s
 # from QEMU start to the host seeing it>", or nothing (why on stderr).
 negotiate_once() {
-	local name=$1 bf=$2 args=${3:-} vm=$work/neg-vm t0 pid t= wall=
+	local name=$1 bf=$2 args=${3:-} vm=$work/neg-vm t0 t= wall=
 	local init_args=()
 	# shellcheck disable=SC2206  # words without spaces, split on purpose
 	[ -z "${neg_init_args[$name]}" ] || init_args=(-- ${neg_init_args[$name]})
 	rm -rf "$vm"
 	t0=$(date +%s.%N)
-	setsid "$ROOT/scripts/run-vm" --bootfiles "$bf" --boot bios --host --icount --mem 256 --quiet \
-		--workdir "$vm" --keep --serial "$vm.console" --timeout 900 ${args:+--append " $args"} \
-		"${init_args[@]}" >"$vm.run-vm.log" 2>&1 </dev/null &
-	pid=$!
-	for _ in $(seq 1 600); do
-		[ -S "$vm/vm.sock.ctl" ] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if "$OUT/bin/lcowctl" -c "$vm/vm.sock.ctl" wait-ready --timeout 600 >/dev/null 2>"$vm.ready.err"; then
+	if kp_stack_start "$bf" "$vm" "$vm.console" --mem 256 ${args:+--append " $args"} "${init_args[@]}" &&
+		"$OUT/bin/lcowctl" -c "$vm/vm.sock.ctl" wait-ready --timeout 600 >/dev/null 2>"$vm.ready.err"; then
 		wall=$(echo "$(date +%s.%N) - $t0" | bc)
-		# The response type is the request's with the response bit.
-		t=$(jq -rR 'fromjson? | select(.msg == "response" and ((.type // "") | tostring | ascii_downcase | test("^(0x)?20100b01$"))) | .uptime_ns' "$vm/gcs.log" | head -1)
+		t=$(kp_negotiated_ns "$vm/gcs.log")
 	else
-		echo "boot-bench: $name: no negotiated bridge: $(cat "$vm.ready.err"); console: $(tail -3 "$vm.console" | tr -d '\r')" >&2
+		echo "boot-bench: $name: no negotiated bridge: $(cat "$vm.ready.err" 2>/dev/null); console: $(tail -3 "$vm.console" 2>/dev/null | tr -d '\r')" >&2
 	fi
-	"$OUT/bin/lcowctl" -c "$vm/vm.sock.ctl" --rpc-timeout 10 shutdown-forced >/dev/null 2>&1 || true
-	for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -TERM -- "-$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
+	kp_stack_stop "$vm"
 	[ -n "$t" ] && awk -v t="$t" -v w="$wall" 'BEGIN { printf "%.6f %.3f\n", t / 1e9, w }'
 }
 

@@ -90,25 +90,16 @@ else
 	mkdir "$work/bf"
 	ln -s "$(realpath "$kernel")" "$work/bf/kernel"
 	ln -s "$(realpath "$initrd")" "$work/bf/initrd.img"
-	setsid "$ROOT/scripts/run-vm" --bootfiles "$work/bf" --boot bios --host --icount --mem "$mem" \
-		--quiet --append " nokaslr$append" --qemu-arg -plugin --qemu-arg "$PLUGIN,$plugin_args" \
-		--workdir "$work/vm" --keep --serial "$work/console.log" --timeout 900 \
-		>"$work/run-vm.log" 2>&1 </dev/null &
-	vm=$!
-	for _ in $(seq 1 600); do
-		[ -S "$work/vm/vm.sock.ctl" ] && break
-		kill -0 "$vm" 2>/dev/null || break
-		sleep 0.1
-	done
-	ctl=("$OUT/bin/lcowctl" -c "$work/vm/vm.sock.ctl")
-	if ! "${ctl[@]}" wait-ready --timeout 600 >/dev/null 2>"$work/ready.err"; then
-		kill -TERM -- "-$vm" 2>/dev/null || true
-		wait "$vm" 2>/dev/null || true
-		echo "insn-profile: no negotiated bridge: $(cat "$work/ready.err")" >&2
+	if ! kp_stack_start "$work/bf" "$work/vm" "$work/console.log" --mem "$mem" \
+		--append " nokaslr$append" --qemu-arg -plugin --qemu-arg "$PLUGIN,$plugin_args" ||
+		! "$OUT/bin/lcowctl" -c "$work/vm/vm.sock.ctl" wait-ready --timeout 600 >/dev/null 2>"$work/ready.err"; then
+		kill -TERM -- "-$kp_stack_pid" 2>/dev/null || true
+		wait "$kp_stack_pid" 2>/dev/null || true
+		echo "insn-profile: no negotiated bridge: $(cat "$work/ready.err" 2>/dev/null) $(tail -3 "$work/vm.run-vm.log" 2>/dev/null)" >&2
 		exit 1
 	fi
-	"${ctl[@]}" --rpc-timeout 60 shutdown-forced >/dev/null 2>&1 || true
-	wait "$vm" 2>/dev/null || true
+	# The plugin writes its counts when QEMU exits.
+	kp_stack_stop "$work/vm"
 	line="run-vm's (the host's with quiet) nokaslr$append"
 fi
 [ -s "$work/blocks" ] || { echo "insn-profile: the plugin wrote nothing (console: $(tail -3 "$work/console.log"))" >&2; exit 1; }

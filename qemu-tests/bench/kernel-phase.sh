@@ -1,5 +1,7 @@
-# Sourced by boot-bench.sh and boot-profile.sh (phases-bench.sh uses the
-# clock helpers): the kernel-phase harness and how its console is read.
+# Sourced by boot-bench.sh, boot-profile.sh and insn-profile.sh
+# (phases-bench.sh uses the clock and log helpers): the kernel-phase
+# harness, how its log is read, and the same machine with the product's
+# host side (kp_stack_start).
 #
 # The machine is part of the benchmark and stated in every report: the lean
 # q35 of qemu-harness.md without an HPET (Hyper-V has none) or ACPI PCI
@@ -56,4 +58,44 @@ kp_init_tsc() {
 	off=$(kp_sched_clock_offset "$1")
 	[ -n "$t" ] && [ -n "$off" ] || return 0
 	awk -v t="$t" -v o="$off" 'BEGIN { printf "%.6f", t - o / 1e9 }'
+}
+
+# ---- the same machine with the product's host side ----------------------
+# kp_stack_start BOOTFILES WORKDIR CONSOLE [RUN-VM ARGS...]: scripts/run-vm
+# --boot bios --host --icount --quiet (the vsock device, lcow-vsockd and
+# lcowctl serve) in a session of its own, run-vm's output in
+# WORKDIR.run-vm.log; sets kp_stack_pid; fails when the control socket
+# WORKDIR/vm.sock.ctl never appears.
+kp_stack_start() {
+	local bf=$1 wd=$2 con=$3
+	shift 3
+	setsid "$ROOT/scripts/run-vm" --bootfiles "$bf" --boot bios --host --icount --quiet \
+		--workdir "$wd" --keep --serial "$con" --timeout 900 "$@" \
+		>"$wd.run-vm.log" 2>&1 </dev/null &
+	kp_stack_pid=$!
+	for _ in $(seq 1 600); do
+		[ -S "$wd/vm.sock.ctl" ] && return 0
+		kill -0 "$kp_stack_pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# kp_stack_stop WORKDIR: ShutdownForced, then the VM's session ended (QEMU
+# exits when the guest powers off; TERM after 30 s).
+kp_stack_stop() {
+	"$OUT/bin/lcowctl" -c "$1/vm.sock.ctl" --rpc-timeout 60 shutdown-forced >/dev/null 2>&1 || true
+	for _ in $(seq 1 300); do
+		kill -0 "$kp_stack_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -TERM -- "-$kp_stack_pid" 2>/dev/null || true
+	wait "$kp_stack_pid" 2>/dev/null || true
+}
+
+# kp_negotiated_ns GCSLOG: the agent's uptime_ns on its NegotiateProtocol
+# response (the request's type with the response bit); empty when absent.
+# A line that is not JSON is skipped, not fatal.
+kp_negotiated_ns() {
+	jq -rR 'fromjson? | select(.msg == "response" and ((.type // "") | tostring | ascii_downcase | test("^(0x)?20100b01$"))) | .uptime_ns' "$1" | head -1
 }

@@ -231,7 +231,7 @@ analyse() {
 	started=$(jq -rR 'fromjson? | select(.msg == "gcs started") | .uptime_ns' "$glog" | head -1)
 	dialled=$(jq -rR 'fromjson? | select(.msg == "bridge connected") | .uptime_ns' "$glog" | head -1)
 	# The response type is the request's with the response bit (0x20000000).
-	negotiated=$(jq -rR 'fromjson? | select(.msg == "response" and ((.type // "") | tostring | ascii_downcase | test("^(0x)?20100b01$"))) | .uptime_ns' "$glog" | head -1)
+	negotiated=$(kp_negotiated_ns "$glog")
 	[ -n "$started" ] && [ -n "$dialled" ] && [ -n "$negotiated" ] ||
 		die "$tag: agent milestones missing from $glog (started '$started', dialled '$dialled', negotiated '$negotiated')"
 	jq -n --argjson ic "$ic" --arg tsc "$tsc" --argjson mhz "$mhz" --argjson init "$init" \
