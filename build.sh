@@ -87,7 +87,7 @@ do_deps() {
 }
 
 do_kernel() {
-	step "kernel (cached by config + source)"
+	step "kernel (cached by config + patches + source)"
 	mkdir -p "$B"
 	scripts/build-kernel.sh "$B/kernel"
 }

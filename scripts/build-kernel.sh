@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Build the utility-VM kernel: `make tinyconfig`, the kconfig/*.config
+# Build the utility-VM kernel: the kernel-patches/*.patch applied in name
+# order to a copy of the source, `make tinyconfig`, the kconfig/*.config
 # fragments merged on top in name order, a strict check that every
 # requested value landed in the final .config, then bzImage + vmlinux.
 #
 # Results are cached under $CACHE/kernel/<key>/ where key = sha256 over the
-# fragments, the kernel source identity, the compiler and this script; a
-# hit costs a copy.  Objects are kept per source in $CACHE/kernel-obj/ so
-# a fragment change rebuilds incrementally.
+# fragments, the patches, the kernel source identity, the compiler and this
+# script; a hit costs a copy.  Objects are kept per source and patch set in
+# $CACHE/kernel-obj/ so a fragment change rebuilds incrementally.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,10 +26,13 @@ PVH entry), DEST_DIR/kernel.config and DEST_DIR/System.map (the symbols, for
 oopses and qemu-tests/bench/insn-profile.sh; not a boot file).
 
   --config-only    stop after the strict config check; write only kernel.config
+  --patch-only     stop after applying kernel-patches/; the last line out is
+                   the patched tree's path (DEST_DIR is not written)
   --fragment FILE  merge FILE after kconfig/*.config (repeatable)
 
 Environment: KERNEL_SRC (kernel tree or .tar/.tar.xz/.tar.gz; default
-$KERNEL_SRC), CACHE (default \$ROOT/out/cache), JOBS (default nproc).
+$KERNEL_SRC), CACHE (default \$ROOT/out/cache), JOBS (default nproc),
+KERNEL_PATCHES (default \$ROOT/kernel-patches).
 EOF
 	exit 2
 }
@@ -39,10 +43,12 @@ stage() { printf '[kernel] %d s: %s\n' "$((SECONDS - T0))" "$*"; }
 die() { printf '[kernel] error: %s\n' "$*" >&2; exit 1; }
 
 config_only=0
+patch_only=0
 fragments=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--config-only) config_only=1; shift ;;
+	--patch-only) patch_only=1; shift ;;
 	--fragment)
 		[ $# -ge 2 ] || usage
 		fragments+=("$2"); shift 2 ;;
@@ -137,6 +143,7 @@ need_tool gcc gcc
 need_tool flex flex
 need_tool bison bison
 need_tool tar tar
+need_tool patch patch
 need_tool sha256sum coreutils
 need_tool flock util-linux
 need_tool setsid util-linux
@@ -147,6 +154,21 @@ if [ "$config_only" -eq 0 ]; then
 	# objtool (ORC unwinder, retpolines) is linked against libelf.
 	echo '#include <gelf.h>' | gcc -E -x c - >/dev/null 2>&1 ||
 		die "missing libelf headers (gelf.h) for objtool (apt-get install libelf-dev)"
+fi
+
+# --- patches: the product's changes to the kernel source ----------------
+# Each kernel-patches/*.patch is a unified diff against the source's top
+# directory (`a/` and `b/` prefixes), with a description of why above it.
+KERNEL_PATCHES=${KERNEL_PATCHES:-$ROOT/kernel-patches}
+patches=()
+for p in "$KERNEL_PATCHES"/*.patch; do
+	[ -e "$p" ] || continue
+	grep -q '^+++ b/' "$p" || die "$p: not a unified diff with b/ paths"
+	patches+=("$p")
+done
+patch_id=
+if [ ${#patches[@]} -gt 0 ]; then
+	patch_id=$(cat "${patches[@]}" | sha256sum | cut -c1-16)
 fi
 
 # --- kernel source and its identity ------------------------------------
@@ -183,6 +205,7 @@ fi
 key=$( {
 	for f in "${all_fragments[@]}"; do printf 'fragment\n'; cat "$f"; done
 	printf 'source %s\n' "$src_id"
+	for p in "${patches[@]}"; do printf 'patch %s\n' "$(basename "$p")"; cat "$p"; done
 	printf 'arch %s\n' "$ARCH"
 	gcc --version | head -n1
 	ld --version 2>/dev/null | head -n1 || true
@@ -202,7 +225,7 @@ prune_kernels() {
 	touch "$result"
 	"$ROOT/scripts/prune-cache" 3 "$CACHE"/kernel/[0-9a-f]*
 }
-if [ "$config_only" -eq 0 ] && [ -f "$result/version" ]; then
+if [ "$config_only" -eq 0 ] && [ "$patch_only" -eq 0 ] && [ -f "$result/version" ]; then
 	install_result "$result"
 	prune_kernels
 	say "cached (key $key): $(cat "$result/version"), kernel $(du -k "$dest/kernel" | cut -f1) KB -> $dest"
@@ -246,15 +269,80 @@ fail_log() { # MESSAGE
 	die "$1 (full log: $log)"
 }
 
+# --- patched copy (one per source, re-patched when the patches change) ----
+# The extracted tree stays pristine: the peer kernels (qemu-tests/bench)
+# build from it.  The copy is hard links, except the files the patches
+# touch, which get inodes of their own before `patch` writes them.  When
+# the patch set changes, the files the old set touched go back to the
+# pristine text first; everything a patch set touches is dated now, so
+# the object dir of the copy rebuilds incrementally and never keeps an
+# object of a file whose text changed.
+tree_id=${src_id:0:16}
+if [ -n "$patch_id" ]; then
+	tree_id=${src_id:0:16}-patched
+	ptree=$CACHE/kernel-src/$tree_id
+	pstate=$CACHE/kernel-src/$tree_id.state # patch id, then the files it touched
+	mkdir -p "$CACHE/kernel-src"
+	exec {ptree_lock}>"$ptree.lock"
+	flock "$ptree_lock"
+	# A copy whose state was lost may hold any patch set: start again.
+	[ -f "$pstate" ] || rm -rf "$ptree"
+	if [ ! -d "$ptree" ]; then
+		stage "copying the source for kernel-patches/"
+		ptmp=$(mktemp -d "$CACHE/kernel-src/.patch.XXXXXX")
+		cp -al "$tree" "$ptmp/src" 2>/dev/null || cp -a "$tree" "$ptmp/src"
+		echo none >"$pstate"
+		mv "$ptmp/src" "$ptree"
+		rmdir "$ptmp"
+	fi
+	if [ "$(head -n 1 "$pstate" 2>/dev/null)" != "$patch_id" ]; then
+		stage "applying ${#patches[@]} patch(es) from kernel-patches/"
+		sed -n 's#^+++ b/\([^\t]*\).*#\1#p' "${patches[@]}" | LC_ALL=C sort -u >"$tmp/touched"
+		while IFS= read -r f; do
+			case $f in /*|../*|*/../*|..) die "$KERNEL_PATCHES: patched path $f leaves the tree" ;; esac
+		done <"$tmp/touched"
+		# Undo the set applied before (or half applied by a failed run).
+		while IFS= read -r f; do
+			if [ -f "$tree/$f" ]; then
+				cp "$tree/$f" "$ptree/$f.unpatch" && mv -f "$ptree/$f.unpatch" "$ptree/$f"
+			else
+				rm -f "$ptree/$f"
+			fi
+		done < <(tail -n +2 "$pstate" 2>/dev/null)
+		{ echo none; cat "$tmp/touched"; } >"$pstate"
+		while IFS= read -r f; do
+			[ -f "$ptree/$f" ] || continue
+			cp "$ptree/$f" "$ptree/$f.unlink" && mv -f "$ptree/$f.unlink" "$ptree/$f"
+		done <"$tmp/touched"
+		for p in "${patches[@]}"; do
+			if ! patch -d "$ptree" -p1 --batch --forward --fuzz=0 \
+				--no-backup-if-mismatch <"$p" >"$tmp/patch.out" 2>&1; then
+				sed 's/^/  /' "$tmp/patch.out" | tail -n 10 >&2
+				die "$p does not apply to $src_name"
+			fi
+		done
+		{ echo "$patch_id"; cat "$tmp/touched"; } >"$pstate"
+	fi
+	flock -u "$ptree_lock"
+	tree=$ptree
+fi
+if [ "$patch_only" -eq 1 ]; then
+	printf '%s\n' "$tree"
+	exit 0
+fi
+
 # --- object dir ---------------------------------------------------------
 if [ "$config_only" -eq 1 ]; then
 	obj=$tmp/obj
 	log=$tmp/build.log
 	mkdir -p "$obj"
 else
-	obj=$CACHE/kernel-obj/${src_id:0:16}
-	log=$CACHE/kernel-obj/${src_id:0:16}.log
+	obj=$CACHE/kernel-obj/$tree_id
+	log=$CACHE/kernel-obj/$tree_id.log
 	mkdir -p "$obj"
+	touch "$obj"
+	# Object dirs of other sources or patch sets (~300 MB each): two stay.
+	"$ROOT/scripts/prune-cache" 2 "$CACHE"/kernel-obj/*
 	exec {obj_lock}>"$obj.lock"
 	if ! flock -n "$obj_lock"; then
 		stage "waiting for another kernel build in $obj"

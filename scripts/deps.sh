@@ -18,7 +18,7 @@ PACKAGES=(
 	liblz4-dev lz4                # the LZ4 (legacy frame) initrd and its tests
 	libext2fs-dev e2fsprogs       # ext4 images
 	libjansson-dev                # JSON in host-side builds of the agent and client
-	cmake patch                   # jansson from its Debian source, built with musl-gcc
+	cmake patch                   # jansson from its Debian source, built with musl-gcc; kernel-patches/
 	gnu-efi mtools dosfstools     # the UEFI loader and its ESP image
 	qemu-system-x86 ovmf          # the harness that stands in for Hyper-V
 	diod                          # 9P server for MappedDirectory shares

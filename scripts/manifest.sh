@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Describe a boot files directory: every file with size and sha256, the
-# kernel version and config hash, busybox's version, Debian source and
+# kernel version, config hash and the kernel-patches/ applied, busybox's version, Debian source and
 # config hash, the Debian packages that went in, and the musl-built
 # dependencies (their cache directories, NAME-VERSION-kKEY) the build used.
 #   scripts/manifest.sh DIR [MUSL_DEP_DIR...] > DIR/manifest.json
 set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage() { echo "usage: $0 BOOTFILES_DIR [MUSL_DEP_DIR...]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 dir=$1
@@ -24,6 +25,12 @@ done | jq -s .)
 kver=$(sed -n 's/^# Linux\/[^ ]* \([^ ]*\) Kernel Configuration$/\1/p' "$dir/kernel.config" 2>/dev/null | head -1)
 [ -n "$kver" ] || kver=unknown
 kcfg=$(sha256sum "$dir/kernel.config" 2>/dev/null | cut -d' ' -f1 || echo unknown)
+# The kernel's cache key covers the patches, so these are the ones in it.
+kpatches=$(for p in "${KERNEL_PATCHES:-$ROOT/kernel-patches}"/*.patch; do
+	[ -e "$p" ] || continue
+	jq -n --arg name "$(basename "$p")" --arg sha256 "$(sha256sum "$p" | cut -d' ' -f1)" \
+		'{name:$name,sha256:$sha256}'
+done | jq -s .)
 
 # busybox.config is headed by the build's "# key: value" provenance lines
 # (scripts/build-musl-deps.sh busybox).
@@ -44,9 +51,10 @@ done | jq -s 'add')
 sources=$(for d in "$@"; do basename "$d"; done | jq -R . | jq -s .)
 
 jq -n --argjson files "$files" --arg kver "$kver" --arg kcfg "$kcfg" \
+	--argjson kpatches "$kpatches" \
 	--argjson busybox "$busybox" \
 	--argjson packages "$packages" --argjson sources "$sources" \
 	--arg epoch "${SOURCE_DATE_EPOCH:-0}" \
-	'{files:$files, kernel:{version:$kver, config_sha256:$kcfg}, busybox:$busybox,
+	'{files:$files, kernel:{version:$kver, config_sha256:$kcfg, patches:$kpatches}, busybox:$busybox,
 	  debian_packages:$packages, built_from_debian_source:$sources,
 	  source_date_epoch:($epoch|tonumber)}'

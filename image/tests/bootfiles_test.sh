@@ -18,7 +18,7 @@ t() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
 work=$(mktemp -d /tmp/lcow-bootfiles-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-echo "1..10"
+echo "1..11"
 export SOURCE_DATE_EPOCH=1700000000
 t "images built from the list" "$ROOT/image/make-images.sh" --bin "$BIN" --list "$list" --outdir "$work/a"
 touch "$list"
@@ -66,6 +66,16 @@ musl_deps_ok() {
 		"$BOOTFILES/manifest.json" >/dev/null
 }
 t "manifest.json names the three musl-built dependencies used, keyed" musl_deps_ok
+# ... and the kernel patches, by name and hash, in the order applied.
+kernel_patches_ok() {
+	local want
+	want=$(for p in "$ROOT"/kernel-patches/*.patch; do
+		[ -e "$p" ] && printf '%s %s\n' "$(basename "$p")" "$(sha256sum "$p" | cut -d' ' -f1)"
+	done)
+	[ -n "$want" ] &&
+		[ "$(jq -r '.kernel.patches[] | "\(.name) \(.sha256)"' "$BOOTFILES/manifest.json")" = "$want" ]
+}
+t "manifest.json names the kernel patches applied, with their sha256" kernel_patches_ok
 
 echo "$((n - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -12,10 +12,14 @@ trap 'rm -rf "$work"' EXIT
 # The guest program: list the mounts, hand init an orphan (the subshell
 # exits at once, so its child sleep is re-parented to PID 1), check later
 # that the orphan is gone from /proc (a zombie would still be listed), and
-# exit with a distinctive status.
-script='echo MARK-START; cat /proc/mounts; (sleep 1 & echo $! >/tmp/orphan); o=$(cat /tmp/orphan); echo orphan-pid=$o; sleep 3; if [ -e /proc/$o ]; then echo ORPHAN-LEFT; cat /proc/$o/status; else echo ORPHAN-REAPED; fi; echo ppid-of-sh=$PPID; exit 7'
+# exit with a distinctive status.  Also the kernel's BSS (kernel-patches/0002
+# keeps it from being padded to 2 MB) and the warnings in its log (none: a
+# return site kernel-patches/0001 read wrongly would warn or crash).  No
+# double quotes: the script travels on the kernel's command line, which the
+# log holds too (hence the patterns that do not match themselves).
+script='echo MARK-START; set -- $(grep Kernel.bss /proc/iomem); r=$1; echo BSS-BYTES=$((0x${r#*-} - 0x${r%-*} + 1)); echo KERNEL-WARNINGS=$(dmesg | grep -c -e WARN[I]NG: -e missing.return.thun[k]); cat /proc/mounts; (sleep 1 & echo $! >/tmp/orphan); o=$(cat /tmp/orphan); echo orphan-pid=$o; sleep 3; if [ -e /proc/$o ]; then echo ORPHAN-LEFT; cat /proc/$o/status; else echo ORPHAN-REAPED; fi; echo ppid-of-sh=$PPID; exit 7'
 
-plan 16
+plan 18
 
 boot() {
 	local mode=$1 log=$2
@@ -44,6 +48,10 @@ check_log "uefi: the program runs as init's child" "$log" '^ppid-of-sh=1$'
 check_log "uefi: init reaped the orphan it was handed" "$log" '^ORPHAN-REAPED'
 check_log "uefi: init logged the exit status and powered off" "$log" 'init: /bin/sh exited with status 7; powering off'
 check_log "uefi: kernel powered down" "$log" 'reboot: Power down'
+bss=$(sed -n 's/^BSS-BYTES=//p' "$log")
+check "uefi: the kernel's BSS is not padded to 2 MB (${bss:-?} bytes < 1 MiB)" \
+	test -n "$bss" -a "${bss:-0}" -gt 0 -a "${bss:-0}" -lt 1048576
+check_log "uefi: no warning in the kernel's log" "$log" '^KERNEL-WARNINGS=0$'
 
 log=$work/direct.log
 boot direct "$log"
