@@ -38,6 +38,8 @@ enum {
 #define DHCP_MAX_DNS 4
 /* BOOTP's fixed part, the magic cookie and room for options. */
 #define DHCP_MSG_MAX 576
+/* The smallest interface MTU option 26 may carry (RFC 2132, 5.1). */
+#define DHCP_MIN_MTU 68
 
 /* What a server's OFFER or ACK says (addresses in network byte order). */
 struct dhcp_reply {

@@ -364,9 +364,38 @@ static void wake_waiters(struct network *net, struct net_ns *ns)
 	}
 }
 
+/* The lease's interface MTU (option 26), as DHCP clients apply it, but
+ * only downwards: the MTU the host's settings left (the link's, less
+ * EncapOverhead) bounds what its encapsulation carries.  *mtu: the MTU in
+ * force afterwards. */
+static int apply_lease_mtu(struct nl *nl, const char *ifname, uint16_t lease_mtu, int *mtu,
+			   struct error *err)
+{
+	struct nl_link link;
+	int r = nl_link_by_name(nl, ifname, &link, err);
+	if (r < 0)
+		return r;
+	*mtu = link.mtu;
+	if (lease_mtu < DHCP_MIN_MTU || lease_mtu >= link.mtu) {
+		if (lease_mtu > link.mtu)
+			log_info("DHCP lease MTU above the adapter's: kept", LOG_STR("ifname", ifname),
+				 LOG_U64("lease_mtu", lease_mtu), LOG_U64("mtu", (unsigned)link.mtu));
+		return 0;
+	}
+	struct nl_link_change ch = NL_LINK_CHANGE_INIT;
+	ch.mtu = lease_mtu;
+	struct nlm m;
+	nlm_link_set(&m, 0, link.ifindex, &ch);
+	if ((r = nl_call(nl, &m, err)) < 0)
+		return error_prefix(err, r, "set the lease's MTU %u on %s", lease_mtu, ifname);
+	*mtu = lease_mtu;
+	return 0;
+}
+
 /* The lease as the host would have sent it (one address, a default route
  * through its router), configured the way the host's settings are; its
- * DNS servers and domain go to resolv.conf where the host gave none. */
+ * DNS servers and domain go to resolv.conf where the host gave none, its
+ * MTU to the link when lower (apply_lease_mtu). */
 static int apply_lease(struct net_nic *nic, const struct dhcp_reply *l, struct error *err)
 {
 	struct net_adapter a = nic->a;
@@ -387,7 +416,10 @@ static int apply_lease(struct net_nic *nic, const struct dhcp_reply *l, struct e
 		a.n_routes = 1;
 	}
 	struct nl in = { .fd = -1 };
+	int mtu = 0;
 	int r = nl_open_in_netns(&in, nic->ns->netns_fd, err);
+	if (r == 0)
+		r = apply_lease_mtu(&in, nic->ifname, l->mtu, &mtu, err);
 	if (r == 0)
 		r = configure(&in, &a, nic->ifname, err);
 	nl_close(&in);
@@ -411,7 +443,8 @@ static int apply_lease(struct net_nic *nic, const struct dhcp_reply *l, struct e
 	log_info("network adapter configured by DHCP", LOG_STR("namespace", nic->ns->id),
 		 LOG_STR("adapter", nic->a.id), LOG_STR("ifname", nic->ifname), LOG_STR("address", addr),
 		 LOG_U64("prefix_length", (unsigned)prefix), LOG_STR("router", gw),
-		 LOG_STR("dns", nic->a.dns_servers), LOG_U64("lease_s", l->lease_s));
+		 LOG_STR("dns", nic->a.dns_servers), LOG_U64("mtu", (unsigned)mtu),
+		 LOG_U64("lease_s", l->lease_s));
 	return 0;
 }
 

@@ -570,11 +570,11 @@ static size_t reply(uint8_t *b, uint32_t xid, const uint8_t mac[6], int type, ui
 }
 
 /* Options of a good offer from 192.0.2.1: mask /24, router, two DNS
- * servers, a domain, a lease, an MTU. */
+ * servers, a domain, a lease, an MTU (1400, below the veth's 1500). */
 static const uint8_t GOOD[] = { 54, 4, 192, 0, 2, 1, 1, 4, 255, 255, 255, 0, 3, 8, 192, 0, 2, 1,
 				192, 0, 2, 254, 6, 8, 192, 0, 2, 53, 198, 51, 100, 53, 15, 9,
 				'l', 'c', 'o', 'w', '.', 't', 'e', 's', 't', 51, 4, 0, 0, 14,
-				16, 26, 2, 5, 220 };
+				16, 26, 2, 5, 120 };
 
 TEST(dhcp_discover_and_request_bytes)
 {
@@ -613,7 +613,7 @@ TEST(dhcp_parse_offer_ack_nak)
 	EXPECT_EQ(r.dns[1], A("198.51.100.53"));
 	EXPECT_STREQ(r.domain, "lcow.test");
 	EXPECT_EQ(r.lease_s, 3600u);
-	EXPECT_EQ(r.mtu, 1500);
+	EXPECT_EQ(r.mtu, 1400);
 	n = reply(b, 9, MAC1, DHCP_NAK, 0, NULL, 0);
 	ASSERT_EQ(dhcp_parse(b, n, 9, MAC1, &r), 0);
 	EXPECT_EQ(r.type, DHCP_NAK);
@@ -855,6 +855,13 @@ TEST(kernel_dhcp_lease_configures_the_adapter_and_resolv_conf)
 	ASSERT_EQ(getsockname(u, (struct sockaddr *)&me, &ml), 0);
 	EXPECT_EQ(me.sin_addr.s_addr, A("192.0.2.50"));
 	close(u);
+	/* The lease's MTU, lower than the link's, is applied. */
+	struct nl in = { .fd = -1 };
+	struct nl_link link = { 0 };
+	ASSERT_EQ(nl_open_in_netns(&in, fd, &err), 0);
+	EXPECT_EQ(nl_link_by_name(&in, "lcowdh1", &link, &err), 0);
+	EXPECT_EQ(link.mtu, 1400);
+	nl_close(&in);
 	char *resolv = NULL;
 	ASSERT_EQ(network_resolv_conf(net, "ns-d", &resolv, &err), 0);
 	EXPECT_STREQ(resolv, "search lcow.test\nnameserver 192.0.2.53\nnameserver 198.51.100.53\n");
