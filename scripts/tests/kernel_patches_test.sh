@@ -13,13 +13,7 @@ BUILD=$ROOT/scripts/build-kernel.sh
 tmp=$(mktemp -d /tmp/kernel-patches-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-n=0 failed=0
-t() { # NAME CMD...
-	local name=$1
-	shift
-	n=$((n + 1))
-	if "$@" >/dev/null 2>&1; then echo "ok $n - $name"; else echo "not ok $n - $name"; failed=$((failed + 1)); fi
-}
+. "$ROOT/scripts/tests/tap.sh"
 echo "1..16"
 
 # A fake kernel tree: what build-kernel.sh looks for, and three sources.
@@ -108,4 +102,4 @@ t "... saying why" grep -q 'outside.c leaves the tree' "$tmp/err"
 t "a file that is not a unified diff is refused, saying why" \
 	bash -c "! KERNEL_SRC='$src' CACHE='$tmp/cache' KERNEL_PATCHES='$tmp/junk' '$BUILD' --patch-only '$tmp/unused' 2>'$tmp/err' >/dev/null && grep -q 'not a unified diff' '$tmp/err'"
 
-[ "$failed" -eq 0 ]
+tap_done

@@ -16,18 +16,7 @@ command -v python3 >/dev/null || { echo "1..0 # SKIP no python3"; exit 0; }
 tmp=$(mktemp -d /tmp/oneshot-relay-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-n=0 failed=0
-ok() { # NAME CMD...
-	local name=$1
-	shift
-	n=$((n + 1))
-	if "$@" >/dev/null 2>&1; then
-		echo "ok $n - $name"
-	else
-		echo "not ok $n - $name"
-		failed=$((failed + 1))
-	fi
-}
+. "$ROOT/scripts/tests/tap.sh"
 
 # guest.py BASE MODE: plays the guest side.  MODE "full": read all stdin,
 # echo its length, send 1 MiB on stdout and a line on stderr, report status
@@ -87,14 +76,14 @@ relay=$!
 python3 "$tmp/guest.py" "$base" full
 rc=0
 wait "$relay" || rc=$?
-ok "relay exits 0 once the status came" test "$rc" = 0
-ok "the ready file was made" test -e "$tmp/a/ready"
-ok "the job read all of stdin, then EOF (256000 bytes)" test "$(head -1 "$tmp/a/out")" = 256000
+t "relay exits 0 once the status came" test "$rc" = 0
+t "the ready file was made" test -e "$tmp/a/ready"
+t "the job read all of stdin, then EOF (256000 bytes)" test "$(head -1 "$tmp/a/out")" = 256000
 python3 -c 'import sys; sys.stdout.buffer.write(bytes((k * 7 + 3) % 256 for k in range(1 << 20)))' >"$tmp/blob"
-ok "stdout arrives byte for byte (1 MiB)" cmp <(tail -c +8 "$tmp/a/out") "$tmp/blob"
-ok "stderr arrives" test "$(cat "$tmp/a/err")" = "to stderr"
-ok "the status file holds the job's status" test "$(cat "$tmp/a/status")" = 7
-ok "the control connection was closed, after stdout and stderr ended" \
+t "stdout arrives byte for byte (1 MiB)" cmp <(tail -c +8 "$tmp/a/out") "$tmp/blob"
+t "stderr arrives" test "$(cat "$tmp/a/err")" = "to stderr"
+t "the status file holds the job's status" test "$(cat "$tmp/a/status")" = 7
+t "the control connection was closed, after stdout and stderr ended" \
 	test "$(cat "$base.guest")" = "closed after the output ended"
 
 # A job that never reads stdin.
@@ -106,8 +95,8 @@ relay=$!
 python3 "$tmp/guest.py" "$base" noread
 rc=0
 wait "$relay" || rc=$?
-ok "a job that does not read stdin: relay exits 0" test "$rc" = 0
-ok "... its status is kept" test "$(cat "$tmp/b/status" 2>/dev/null)" = 7
+t "a job that does not read stdin: relay exits 0" test "$rc" = 0
+t "... its status is kept" test "$(cat "$tmp/b/status" 2>/dev/null)" = 7
 
 # No status: the VM died, say.
 base=$tmp/c/vm.sock
@@ -118,13 +107,12 @@ relay=$!
 python3 "$tmp/guest.py" "$base" nostatus
 rc=0
 wait "$relay" || rc=$?
-ok "no status: exit 1 after --timeout" test "$rc" = 1
-ok "... and no status file" test ! -e "$tmp/c/status"
+t "no status: exit 1 after --timeout" test "$rc" = 1
+t "... and no status file" test ! -e "$tmp/c/status"
 
 rc=0
 python3 "$RELAY" --base "$tmp/d" --ports 1,2 --status-file "$tmp/d.status" </dev/null >/dev/null 2>&1 || rc=$?
-ok "bad --ports: usage error (2)" test "$rc" = 2
+t "bad --ports: usage error (2)" test "$rc" = 2
 
 echo "1..$n"
-echo "$((n - failed)) passed, $failed failed"
-[ "$failed" = 0 ]
+tap_done

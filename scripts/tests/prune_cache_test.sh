@@ -10,13 +10,7 @@ PRUNE=$ROOT/scripts/prune-cache
 tmp=$(mktemp -d /tmp/prune-cache-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-n=0 failed=0
-t() { # NAME CMD...
-	local name=$1
-	shift
-	n=$((n + 1))
-	if "$@" >/dev/null 2>&1; then echo "ok $n - $name"; else echo "not ok $n - $name"; failed=$((failed + 1)); fi
-}
+. "$ROOT/scripts/tests/tap.sh"
 echo "1..7"
 
 c=$tmp/cache
@@ -45,4 +39,4 @@ rc=0
 "$PRUNE" 0 "$c"/lib-1.0-k* 2>/dev/null || rc=$?
 t "KEEP 0 is refused (exit 2), nothing goes" bash -c "[ $rc = 2 ] && [ -d '$c/lib-1.0-k1' ]"
 
-[ "$failed" = 0 ]
+tap_done
