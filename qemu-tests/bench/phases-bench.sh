@@ -123,7 +123,7 @@ start_vm() {
 	shift 2
 	# --quiet: the host's command line has it; the milestones come from the
 	# kernel's log buffer (uvm_dmesg), not from the console.
-	local args=(--bootfiles "$work/bootfiles" --boot esp --host --accel tcg --mem 512 --quiet
+	local args=(--bootfiles "$work/bootfiles" --boot esp --host --accel tcg --mem "$MEM_MB" --quiet
 		--workdir "$work/$tag" --keep --serial "$work/$tag.console" --timeout 2400 "$@")
 	[ "$ic" = 1 ] && args+=(--icount)
 	setsid "$RUN_VM" "${args[@]}" >"$work/$tag.run-vm.log" 2>&1 </dev/null &
@@ -294,6 +294,7 @@ one_run() { # TAG ICOUNT [KERNEL ARGS] -> appends the run's JSON to $work/runs.j
 # (HV_X64_MSR_APIC_FREQUENCY) and KVM the TSC deadline timer, so neither
 # calibrates.  Not in the product's command line: a stand-in for the host.
 HYPERV_LIKE=noapictimer
+MEM_MB=512
 : >"$work/runs.jsonl"
 # Interleaved, so load on the shared machine falls on both clocks alike.
 for i in $(seq 1 "$runs"); do
@@ -313,7 +314,7 @@ r=$(sed -n "s/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p" /proc/$p/status)
 h=$(sed -n "s/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p" /proc/$p/status)
 i=$(sed -n "s/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p" /proc/1/status)
 echo "$t $a $r $h $i"' 2>>"$work/foot.err" |
-	awk 'NF == 5 { printf "{\"mem_total_kb\":%d,\"mem_available_kb\":%d,\"mem_used_kb\":%d,\"agent_vmrss_kb\":%d,\"agent_vmhwm_kb\":%d,\"init_vmrss_kb\":%d}\n", $1, $2, $1 - $2, $3, $4, $5; ok = 1 }
+	awk -v ram=$((MEM_MB * 1024)) 'NF == 5 { printf "{\"ram_kb\":%d,\"mem_total_kb\":%d,\"mem_available_kb\":%d,\"mem_used_kb\":%d,\"mem_unavailable_kb\":%d,\"agent_vmrss_kb\":%d,\"agent_vmhwm_kb\":%d,\"init_vmrss_kb\":%d}\n", ram, $1, $2, $1 - $2, ram - $2, $3, $4, $5; ok = 1 }
 		END { if (!ok) exit 1 }') || die "footprint: could not read /proc in the UVM: $(cat "$work/foot.err")"
 stop_vm
 
@@ -328,7 +329,7 @@ sizes=$(jq -n \
 
 # Phases = differences of consecutive milestones; stats per clock.
 jq -s --arg date "$(date -u +%FT%TZ)" --argjson runs "$runs" --arg hvargs "$HYPERV_LIKE" --argjson foot "$foot" --argjson sizes "$sizes" \
-	--arg machine "scripts/run-vm --boot esp --host --accel tcg --mem 512 --quiet --pmem layer.vhd (q35,sata=off,smbus=off,vmport=off, no ACPI PCI hot-plug, hpet=off under icount, -cpu max, 1 vCPU, OVMF, our gnu-efi loader, initrd root); icount runs add -icount shift=0,sleep=off" \
+	--arg machine "scripts/run-vm --boot esp --host --accel tcg --mem $MEM_MB --quiet --pmem layer.vhd (q35,sata=off,smbus=off,vmport=off, no ACPI PCI hot-plug, hpet=off under icount, -cpu max, 1 vCPU, OVMF, our gnu-efi loader, initrd root); icount runs add -icount shift=0,sleep=off" \
 	--arg qemu "$(qemu-system-x86_64 --version | head -1)" \
 	--arg host "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end" '
 	def stats: map(select(. != null)) | sort | if length == 0 then null else
@@ -404,7 +405,7 @@ J=$outdir/phases.json
 	echo
 	jq -r '"Host wall clock, QEMU launched → the host saw: the negotiated bridge \(.wall.host_wall_s.qemu_launch_to_negotiated_seen.median) s, the first output byte \(.wall.host_wall_s.qemu_launch_to_first_byte_seen.median) s (icount runs: \(.icount.host_wall_s.qemu_launch_to_negotiated_seen.median) s and \(.icount.host_wall_s.qemu_launch_to_first_byte_seen.median) s)."' "$J"
 	echo
-	jq -r '.footprint.after_boot | "After boot (\(.mem_total_kb) kB guest RAM): MemTotal − MemAvailable \(.mem_used_kb) kB; agent VmRSS \(.agent_vmrss_kb) kB (VmHWM \(.agent_vmhwm_kb) kB); init VmRSS \(.init_vmrss_kb) kB."' "$J"
+	jq -r '.footprint.after_boot | "After boot (\(.mem_total_kb) kB guest RAM): MemTotal − MemAvailable \(.mem_used_kb) kB; of the VM'"'"'s \(.ram_kb) kB, \(.mem_unavailable_kb) kB are not available (firmware, the kernel'"'"'s image and page structures, and what is in use); agent VmRSS \(.agent_vmrss_kb) kB (VmHWM \(.agent_vmhwm_kb) kB); init VmRSS \(.init_vmrss_kb) kB."' "$J"
 	echo
 	jq -r '.how | to_entries[] | "- \(.key): \(.value)"' "$J"
 } >"$outdir/phases.md"

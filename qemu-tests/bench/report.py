@@ -269,6 +269,14 @@ def write_report(r, d, optimisations):
                  "(%.1f MiB); agent (/bin/gcs) VmRSS %d kB (VmHWM %d kB); init VmRSS %d kB." % (
                      ab["mem_total_kb"], ab["mem_used_kb"], ab["mem_used_kb"] / 1024.0,
                      ab["agent_vmrss_kb"], ab["agent_vmhwm_kb"], ab["init_vmrss_kb"]))
+        if "ram_kb" in ab:
+            # MemTotal leaves out what the kernel reserved for itself (its
+            # image, the page structures) and the firmware's: count from
+            # the RAM the VM was given.
+            L.append("")
+            L.append("Of the VM's %d kB, **%d kB are not available** to containers (RAM − "
+                     "MemAvailable: the firmware's, the kernel's image and page structures, "
+                     "and the above)." % (ab["ram_kb"], ab["mem_unavailable_kb"]))
     else:
         L.append("Memory after boot: not measured (the phases benchmark did not run).")
     L.append("")

@@ -103,7 +103,7 @@ cat >"$work/rep/results.json" <<'EOF'
      "defconfig":{"not_run":"cannot: no vsock"}},
      "lcow_guest_work_hyperv_like_s":{"n":3,"median":0.0943,"min":0.0943,"max":0.0943,"spread":0}}},
   "phases":{"machine":"run-vm --boot esp","how":{"init":"printk"},
-   "footprint":{"after_boot":{"mem_total_kb":480000,"mem_available_kb":450000,"mem_used_kb":30000,"agent_vmrss_kb":900,"agent_vmhwm_kb":950,"init_vmrss_kb":100},
+   "footprint":{"after_boot":{"ram_kb":524288,"mem_unavailable_kb":74288,"mem_total_kb":480000,"mem_available_kb":450000,"mem_used_kb":30000,"agent_vmrss_kb":900,"agent_vmhwm_kb":950,"init_vmrss_kb":100},
                 "sizes_bytes":{"kernel":3600000,"initrd.img":1900000}},
    "icount":{"phases_s":[
      {"phase":"VM start → firmware hand-off (OVMF)","stats":{"n":3,"median":1.5,"min":1.5,"max":1.5,"spread":0}},
@@ -141,7 +141,9 @@ t "kernel start → negotiated with peers: ours first, ratios both ways, a peer 
 t "a missing figure is 'not measured'; peers not run say why; footprint and optimisations shown" \
 	bash -c "grep -qF '| /init → agent dialled | not measured | not measured | 300.0 ms' '$work/rep/report.md' &&
 		grep -qF 'skipped: not cached' '$work/rep/report.md' && grep -qF '| firecracker | | | skipped: not cached |' '$work/rep/report.md' &&
-		grep -qF 'MemTotal − MemAvailable = 30000 kB' '$work/rep/report.md' && grep -qF '| quiet | 1 | 0.5 |' '$work/rep/report.md'"
+		grep -qF 'MemTotal − MemAvailable = 30000 kB' '$work/rep/report.md' &&
+		grep -qF 'Of the VM'\''s 524288 kB, **74288 kB are not available**' '$work/rep/report.md' &&
+		grep -qF '| quiet | 1 | 0.5 |' '$work/rep/report.md'"
 t "the SVG parses and has a bar per measured phase of each clock plus one per peer" \
 	python3 - "$work/rep/boot-phases.svg" <<'EOF'
 import sys, xml.etree.ElementTree as ET
