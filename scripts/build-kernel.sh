@@ -6,8 +6,9 @@
 #
 # Results are cached under $CACHE/kernel/<key>/ where key = sha256 over the
 # fragments, the patches, the kernel source identity, the compiler and this
-# script; a hit costs a copy.  Objects are kept per source and patch set in
-# $CACHE/kernel-obj/ so a fragment change rebuilds incrementally.
+# script; a hit costs a copy.  Objects are kept per source tree (pristine,
+# or its one patched copy) in $CACHE/kernel-obj/, so a fragment or patch
+# change rebuilds incrementally.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -163,7 +164,7 @@ KERNEL_PATCHES=${KERNEL_PATCHES:-$ROOT/kernel-patches}
 patches=()
 for p in "$KERNEL_PATCHES"/*.patch; do
 	[ -e "$p" ] || continue
-	grep -q '^+++ b/' "$p" || die "$p: not a unified diff with b/ paths"
+	grep -qE '^(\+\+\+ b|--- a)/' "$p" || die "$p: not a unified diff with a/ and b/ paths"
 	patches+=("$p")
 done
 patch_id=
@@ -297,7 +298,8 @@ if [ -n "$patch_id" ]; then
 	fi
 	if [ "$(head -n 1 "$pstate" 2>/dev/null)" != "$patch_id" ]; then
 		stage "applying ${#patches[@]} patch(es) from kernel-patches/"
-		sed -n 's#^+++ b/\([^\t]*\).*#\1#p' "${patches[@]}" | LC_ALL=C sort -u >"$tmp/touched"
+		# Paths written (+++ b/) or deleted (--- a/ against +++ /dev/null).
+		sed -n 's#^\(+++ b\|--- a\)/\([^\t]*\).*#\2#p' "${patches[@]}" | LC_ALL=C sort -u >"$tmp/touched"
 		while IFS= read -r f; do
 			case $f in /*|../*|*/../*|..) die "$KERNEL_PATCHES: patched path $f leaves the tree" ;; esac
 		done <"$tmp/touched"

@@ -14,7 +14,7 @@ tmp=$(mktemp -d /tmp/kernel-patches-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 . "$ROOT/scripts/tests/tap.sh"
-echo "1..16"
+echo "1..17"
 
 # A fake kernel tree: what build-kernel.sh looks for, and three sources.
 src=$tmp/linux
@@ -62,6 +62,14 @@ A new file.
 @@ -0,0 +1 @@
 +int n = 1;
 EOF
+cat >"$tmp/two/0003-gone.patch" <<'EOF'
+A file deleted.
+
+--- a/sub/c.c
++++ /dev/null
+@@ -1 +0,0 @@
+-int c = 1;
+EOF
 
 t "set one applies" run one
 t "the copy has the patched a.c" grep -qx 'int a = 2;' "$(tree)/a.c"
@@ -76,6 +84,8 @@ t "set two's b.c and new file are in the copy" \
 	bash -c "grep -qx 'int b = 2;' '$(tree)/b.c' && grep -qx 'int n = 1;' '$(tree)/sub/new.c'"
 t "the pristine tree has neither" \
 	bash -c "grep -qx 'int b = 1;' '$src/b.c' && [ ! -e '$src/sub/new.c' ]"
+t "a file set two deletes is gone from the copy only" \
+	bash -c "[ ! -e '$(tree)/sub/c.c' ] && grep -qx 'int c = 1;' '$src/sub/c.c'"
 
 # A set whose second patch does not apply, after a first that does.
 mkpatch "$tmp/bad" 0001-c.patch sub/c.c 'int c = 1;' 'int c = 2;'
@@ -89,7 +99,7 @@ recovered() {
 		grep -qx 'int c = 1;' "$(tree)/sub/c.c" &&
 		[ ! -e "$(tree)/sub/new.c" ]
 }
-t "the next run (set one) recovers: a.c patched; c.c, b.c and the new file undone" recovered
+t "the next run (set one) recovers: a.c patched; b.c, c.c (deleted, then patched) and the new file undone" recovered
 t "no patches: the pristine tree itself is used" \
 	bash -c "mkdir -p '$tmp/none' && KERNEL_SRC='$src' CACHE='$tmp/cache' KERNEL_PATCHES='$tmp/none' '$BUILD' --patch-only '$tmp/unused' | tail -n 1 | grep -qx '$src'"
 
