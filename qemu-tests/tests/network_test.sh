@@ -208,7 +208,7 @@ check "c5's init runs (after the lease)" start_init c5 "$work/c5-init.out" sleep
 run "$work/c5-addr.out" lcowctl exec c5 -- /bin/sh -c 'ip -4 -o addr show; ip route'
 check_log "c5 got 10.0.2.15/24 from DHCP" "$work/c5-addr.out" 'inet 10\.0\.2\.15/24 '
 check_log "the agent logged the lease before c5's init started" <(sed -n '/"container":"c5","command":"sleep"/q;p' "$work/vm/gcs.log") \
-	'"msg":"network adapter configured by DHCP".*"address":"10\.0\.2\.15","prefix_length":24,"router":"","dns":"","lease_s":[0-9]+'
+	'"msg":"network adapter configured by DHCP".*"address":"10\.0\.2\.15","prefix_length":24,"router":"","dns":"","mtu":[0-9]+,"lease_s":[0-9]+'
 run "$work/c5-resolv.out" lcowctl exec c5 -- wc -c /etc/resolv.conf
 check_log "c5's resolv.conf is empty: neither the host nor the lease named a DNS server" \
 	"$work/c5-resolv.out" '^0 /etc/resolv.conf$'
