@@ -303,19 +303,17 @@ if [ -n "$patch_id" ]; then
 		while IFS= read -r f; do
 			case $f in /*|../*|*/../*|..) die "$KERNEL_PATCHES: patched path $f leaves the tree" ;; esac
 		done <"$tmp/touched"
-		# Undo the set applied before (or half applied by a failed run).
+		# Every file the set applied before (or half applied by a failed
+		# run) or this set touches: the pristine text in an inode of its
+		# own, dated now; gone where the pristine tree has none.
 		while IFS= read -r f; do
 			if [ -f "$tree/$f" ]; then
-				cp "$tree/$f" "$ptree/$f.unpatch" && mv -f "$ptree/$f.unpatch" "$ptree/$f"
+				cp "$tree/$f" "$ptree/$f.pristine" && mv -f "$ptree/$f.pristine" "$ptree/$f"
 			else
 				rm -f "$ptree/$f"
 			fi
-		done < <(tail -n +2 "$pstate" 2>/dev/null)
+		done < <({ tail -n +2 "$pstate"; cat "$tmp/touched"; } | LC_ALL=C sort -u)
 		{ echo none; cat "$tmp/touched"; } >"$pstate"
-		while IFS= read -r f; do
-			[ -f "$ptree/$f" ] || continue
-			cp "$ptree/$f" "$ptree/$f.unlink" && mv -f "$ptree/$f.unlink" "$ptree/$f"
-		done <"$tmp/touched"
 		for p in "${patches[@]}"; do
 			if ! patch -d "$ptree" -p1 --batch --forward --fuzz=0 \
 				--no-backup-if-mismatch <"$p" >"$tmp/patch.out" 2>&1; then

@@ -248,9 +248,11 @@ static bool tolerable(int r)
 	return r == -EEXIST;
 }
 
-/* Inside the namespace: MTU, up, addresses, rules, routes. */
+/* Inside the namespace: MTU, up, addresses, rules, routes.  The MTU is the
+ * link's less EncapOverhead, lowered to mtu_max when that is smaller (0:
+ * no bound; a DHCP lease's option 26).  *mtu: the MTU in force. */
 static int configure(struct nl *nl, const struct net_adapter *a, const char *ifname,
-		     struct error *err)
+		     int mtu_max, int *mtu, struct error *err)
 {
 	struct nl_link link;
 	struct nlm m;
@@ -259,15 +261,20 @@ static int configure(struct nl *nl, const struct net_adapter *a, const char *ifn
 		return r;
 	struct nl_link_change ch = NL_LINK_CHANGE_INIT;
 	ch.up = 1;
+	*mtu = link.mtu;
 	if (a->encap_overhead) {
 		if (link.mtu <= a->encap_overhead + 68)
 			return error_setx(err, EINVAL, "EncapOverhead %u leaves no MTU on %s (MTU %d)",
 					  a->encap_overhead, ifname, link.mtu);
-		ch.mtu = link.mtu - a->encap_overhead;
+		*mtu = link.mtu - a->encap_overhead;
 	}
+	if (mtu_max > 0 && mtu_max < *mtu)
+		*mtu = mtu_max;
+	if (*mtu != link.mtu)
+		ch.mtu = *mtu;
 	nlm_link_set(&m, 0, link.ifindex, &ch);
 	if ((r = nl_call(nl, &m, err)) < 0)
-		return error_prefix(err, r, "set %s up (MTU %d)", ifname, ch.mtu ? ch.mtu : link.mtu);
+		return error_prefix(err, r, "set %s up (MTU %d)", ifname, *mtu);
 	uint32_t table = 0;
 	for (size_t i = 0; i < a->n_ips; i++) {
 		const struct net_ip *ip = &a->ips[i];
@@ -364,38 +371,12 @@ static void wake_waiters(struct network *net, struct net_ns *ns)
 	}
 }
 
-/* The lease's interface MTU (option 26), as DHCP clients apply it, but
- * only downwards: the MTU the host's settings left (the link's, less
- * EncapOverhead) bounds what its encapsulation carries.  *mtu: the MTU in
- * force afterwards. */
-static int apply_lease_mtu(struct nl *nl, const char *ifname, uint16_t lease_mtu, int *mtu,
-			   struct error *err)
-{
-	struct nl_link link;
-	int r = nl_link_by_name(nl, ifname, &link, err);
-	if (r < 0)
-		return r;
-	*mtu = link.mtu;
-	if (lease_mtu < DHCP_MIN_MTU || lease_mtu >= link.mtu) {
-		if (lease_mtu > link.mtu)
-			log_info("DHCP lease MTU above the adapter's: kept", LOG_STR("ifname", ifname),
-				 LOG_U64("lease_mtu", lease_mtu), LOG_U64("mtu", (unsigned)link.mtu));
-		return 0;
-	}
-	struct nl_link_change ch = NL_LINK_CHANGE_INIT;
-	ch.mtu = lease_mtu;
-	struct nlm m;
-	nlm_link_set(&m, 0, link.ifindex, &ch);
-	if ((r = nl_call(nl, &m, err)) < 0)
-		return error_prefix(err, r, "set the lease's MTU %u on %s", lease_mtu, ifname);
-	*mtu = lease_mtu;
-	return 0;
-}
-
 /* The lease as the host would have sent it (one address, a default route
  * through its router), configured the way the host's settings are; its
- * DNS servers and domain go to resolv.conf where the host gave none, its
- * MTU to the link when lower (apply_lease_mtu). */
+ * DNS servers and domain go to resolv.conf where the host gave none.  Its
+ * interface MTU (option 26) is applied as DHCP clients do, but only
+ * downwards: the MTU the host's settings left (the link's, less
+ * EncapOverhead, set already) bounds what its encapsulation carries. */
 static int apply_lease(struct net_nic *nic, const struct dhcp_reply *l, struct error *err)
 {
 	struct net_adapter a = nic->a;
@@ -419,12 +400,13 @@ static int apply_lease(struct net_nic *nic, const struct dhcp_reply *l, struct e
 	int mtu = 0;
 	int r = nl_open_in_netns(&in, nic->ns->netns_fd, err);
 	if (r == 0)
-		r = apply_lease_mtu(&in, nic->ifname, l->mtu, &mtu, err);
-	if (r == 0)
-		r = configure(&in, &a, nic->ifname, err);
+		r = configure(&in, &a, nic->ifname, l->mtu >= DHCP_MIN_MTU ? l->mtu : 0, &mtu, err);
 	nl_close(&in);
 	if (r < 0)
 		return error_prefix(err, r, "apply the DHCP lease on %s", nic->ifname);
+	if (l->mtu > mtu)
+		log_info("DHCP lease MTU above the adapter's: kept", LOG_STR("ifname", nic->ifname),
+			 LOG_U64("lease_mtu", l->mtu), LOG_U64("mtu", (unsigned)mtu));
 	char addr[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN] = "";
 	inet_ntop(AF_INET, &l->yiaddr, addr, sizeof(addr));
 	if (l->router)
@@ -516,7 +498,8 @@ static int assign(struct net_ns *ns, struct net_nic *nic, struct error *err)
 	nic->moved = true;
 	if ((r = nl_open_in_netns(&in, ns->netns_fd, err)) < 0)
 		goto out;
-	if ((r = configure(&in, &nic->a, nic->ifname, err)) < 0)
+	int mtu;
+	if ((r = configure(&in, &nic->a, nic->ifname, 0, &mtu, err)) < 0)
 		goto out;
 	if (nic->a.n_ips == 0) {
 		r = start_dhcp(ns, nic, link.mac, err);

@@ -229,7 +229,7 @@ negotiate_once() {
 	else
 		echo "boot-bench: $name: no negotiated bridge: $(cat "$vm.ready.err" 2>/dev/null); console: $(tail -3 "$vm.console" 2>/dev/null | tr -d '\r')" >&2
 	fi
-	kp_stack_stop "$vm"
+	kp_vm_stop "$vm"
 	[ -n "$t" ] && awk -v t="$t" -v w="$wall" 'BEGIN { printf "%.6f %.3f\n", t / 1e9, w }'
 }
 

@@ -93,13 +93,12 @@ else
 	if ! kp_stack_start "$work/bf" "$work/vm" "$work/console.log" --mem "$mem" \
 		--append " nokaslr$append" --qemu-arg -plugin --qemu-arg "$PLUGIN,$plugin_args" ||
 		! "$OUT/bin/lcowctl" -c "$work/vm/vm.sock.ctl" wait-ready --timeout 600 >/dev/null 2>"$work/ready.err"; then
-		kill -TERM -- "-$kp_stack_pid" 2>/dev/null || true
-		wait "$kp_stack_pid" 2>/dev/null || true
+		kp_vm_stop "$work/vm"
 		echo "insn-profile: no negotiated bridge: $(cat "$work/ready.err" 2>/dev/null) $(tail -3 "$work/vm.run-vm.log" 2>/dev/null)" >&2
 		exit 1
 	fi
 	# The plugin writes its counts when QEMU exits.
-	kp_stack_stop "$work/vm"
+	kp_vm_stop "$work/vm"
 	line="run-vm's (the host's with quiet) nokaslr$append"
 fi
 [ -s "$work/blocks" ] || { echo "insn-profile: the plugin wrote nothing (console: $(tail -3 "$work/console.log"))" >&2; exit 1; }

@@ -1,7 +1,7 @@
 # Sourced by boot-bench.sh, boot-profile.sh and insn-profile.sh
-# (phases-bench.sh uses the clock and log helpers): the kernel-phase
-# harness, how its log is read, and the same machine with the product's
-# host side (kp_stack_start).
+# (phases-bench.sh uses the clock and log helpers and kp_vm_start): the
+# kernel-phase harness, how its log is read, and the same machine with the
+# product's host side (kp_stack_start).
 #
 # The machine is part of the benchmark and stated in every report: the lean
 # q35 of qemu-harness.md without an HPET (Hyper-V has none) or ACPI PCI
@@ -31,7 +31,8 @@ kp_boot() {
 		-append "$KP_CMDLINE${args:+ $args} -- $KP_PROGRAM" \
 		-serial "file:$log" >/dev/null 2>&1 || true
 	sed -i 's/\r$//' "$log"
-	# With ignore_loglevel the console carries the log twice: keep the dump.
+	# Lines printed to the console as they came (warnings despite `quiet`,
+	# all of them with ignore_loglevel) are in the dump again: keep the dump.
 	awk 'FNR == NR { if ($0 ~ /^\[ *[0-9.]+\] Linux version /) last = FNR; next }
 		FNR >= last' "$log" "$log" >"$log.dump" && mv "$log.dump" "$log"
 }
@@ -60,37 +61,45 @@ kp_init_tsc() {
 	awk -v t="$t" -v o="$off" 'BEGIN { printf "%.6f", t - o / 1e9 }'
 }
 
-# ---- the same machine with the product's host side ----------------------
-# kp_stack_start BOOTFILES WORKDIR CONSOLE [RUN-VM ARGS...]: scripts/run-vm
-# --boot bios --host --icount --quiet (the vsock device, lcow-vsockd and
-# lcowctl serve) in a session of its own, run-vm's output in
-# WORKDIR.run-vm.log; sets kp_stack_pid; fails when the control socket
-# WORKDIR/vm.sock.ctl never appears.
-kp_stack_start() {
-	local bf=$1 wd=$2 con=$3
-	shift 3
-	setsid "$ROOT/scripts/run-vm" --bootfiles "$bf" --boot bios --host --icount --quiet \
-		--workdir "$wd" --keep --serial "$con" --timeout 900 "$@" \
+# ---- a VM with the product's host side -----------------------------------
+# kp_vm_start WORKDIR CONSOLE RUN-VM-ARGS...: scripts/run-vm --workdir
+# WORKDIR --keep --serial CONSOLE RUN-VM-ARGS in a session of its own,
+# run-vm's output in WORKDIR.run-vm.log; sets kp_vm_pid; fails when the
+# control socket WORKDIR/vm.sock.ctl does not appear within 60 s or run-vm
+# exits first.
+kp_vm_start() {
+	local wd=$1 con=$2
+	shift 2
+	setsid "$ROOT/scripts/run-vm" --workdir "$wd" --keep --serial "$con" "$@" \
 		>"$wd.run-vm.log" 2>&1 </dev/null &
-	kp_stack_pid=$!
+	kp_vm_pid=$!
 	for _ in $(seq 1 600); do
 		[ -S "$wd/vm.sock.ctl" ] && return 0
-		kill -0 "$kp_stack_pid" 2>/dev/null || return 1
+		kill -0 "$kp_vm_pid" 2>/dev/null || return 1
 		sleep 0.1
 	done
 	return 1
 }
 
-# kp_stack_stop WORKDIR: ShutdownForced, then the VM's session ended (QEMU
+# kp_vm_stop WORKDIR: ShutdownForced, then the VM's session ended (QEMU
 # exits when the guest powers off; TERM after 30 s).
-kp_stack_stop() {
+kp_vm_stop() {
 	"$OUT/bin/lcowctl" -c "$1/vm.sock.ctl" --rpc-timeout 60 shutdown-forced >/dev/null 2>&1 || true
 	for _ in $(seq 1 300); do
-		kill -0 "$kp_stack_pid" 2>/dev/null || break
+		kill -0 "$kp_vm_pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -TERM -- "-$kp_stack_pid" 2>/dev/null || true
-	wait "$kp_stack_pid" 2>/dev/null || true
+	kill -TERM -- "-$kp_vm_pid" 2>/dev/null || true
+	wait "$kp_vm_pid" 2>/dev/null || true
+}
+
+# kp_stack_start BOOTFILES WORKDIR CONSOLE [RUN-VM ARGS...]: the kernel-phase
+# machine with the product's host side: kp_vm_start with --boot bios --host
+# --icount --quiet (the vsock device, lcow-vsockd and lcowctl serve).
+kp_stack_start() {
+	local bf=$1 wd=$2 con=$3
+	shift 3
+	kp_vm_start "$wd" "$con" --bootfiles "$bf" --boot bios --host --icount --quiet --timeout 900 "$@"
 }
 
 # kp_negotiated_ns GCSLOG: the agent's uptime_ns on its NegotiateProtocol

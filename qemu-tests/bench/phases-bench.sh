@@ -116,37 +116,25 @@ python3 "$ROOT/qemu-tests/tests/data/container-config.py" c1 >"$work/c1.json"
 
 lcowctl() { "$BIN/lcowctl" -c "$ctl" "$@"; }
 
-# start_vm TAG ICOUNT(0|1) [run-vm options]: boots in its own session, waits
-# for the control socket; sets vm_pid and ctl.
+# start_vm TAG ICOUNT(0|1) [run-vm options]: boots in its own session
+# (kp_vm_start), waits for the control socket; sets vm_pid and ctl.
 start_vm() {
 	local tag=$1 ic=$2
 	shift 2
 	# --quiet: the host's command line has it; the milestones come from the
 	# kernel's log buffer (uvm_dmesg), not from the console.
 	local args=(--bootfiles "$work/bootfiles" --boot esp --host --accel tcg --mem "$MEM_MB" --quiet
-		--workdir "$work/$tag" --keep --serial "$work/$tag.console" --timeout 2400 "$@")
+		--timeout 2400 "$@")
 	[ "$ic" = 1 ] && args+=(--icount)
-	setsid "$RUN_VM" "${args[@]}" >"$work/$tag.run-vm.log" 2>&1 </dev/null &
-	vm_pid=$!
 	ctl=$work/$tag/vm.sock.ctl
-	local i
-	for i in $(seq 1 600); do
-		[ -S "$ctl" ] && return 0
-		kill -0 "$vm_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	die "$tag: the host side did not start: $(tail -5 "$work/$tag.run-vm.log")"
+	local rc=0
+	kp_vm_start "$work/$tag" "$work/$tag.console" "${args[@]}" || rc=$?
+	vm_pid=$kp_vm_pid	# the exit trap ends it, started or not
+	[ "$rc" = 0 ] || die "$tag: the host side did not start: $(tail -5 "$work/$tag.run-vm.log")"
 }
 stop_vm() {
 	[ -n "$vm_pid" ] || return 0
-	lcowctl --rpc-timeout 10 shutdown-forced >/dev/null 2>&1 || true
-	local i
-	for i in $(seq 1 300); do
-		kill -0 "$vm_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -TERM -- "-$vm_pid" 2>/dev/null || true
-	wait "$vm_pid" 2>/dev/null || true
+	kp_vm_stop "$(dirname "$ctl")"
 	vm_pid=
 }
 
