@@ -211,7 +211,7 @@ for m in "${MODES[@]}"; do
 	results=$(jq --argjson r "$r" '. + [$r]' <<<"$results")
 done
 
-machine="scripts/run-vm --accel tcg (q35,sata=off,smbus=off,vmport=off, no ACPI PCI hot-plug, hpet=off under icount; -cpu max; 512 MB; 1 vCPU; -nodefaults; OVMF_CODE_4M for uefi/esp; pmem: nvdimm over the VHD; scsi: virtio-scsi-pci + scsi-hd LUN 0) -- /bin/true"
+machine="scripts/run-vm --accel tcg (q35,sata=off,smbus=off,vmport=off,i8042=off, no ACPI PCI hot-plug, hpet=off under icount; -cpu max; 512 MB; 1 vCPU; -nodefaults; OVMF_CODE_4M for uefi/esp; pmem: nvdimm over the VHD; scsi: virtio-scsi-pci + scsi-hd LUN 0) -- /bin/true"
 jq -n --arg date "$(date -u +%FT%TZ)" --argjson runs "$runs" --argjson icount_runs "$icount_runs" \
 	--argjson quick "$([ "$quick" = 1 ] && echo true || echo false)" \
 	--arg machine "$machine" --arg qemu "$(qemu-system-x86_64 --version | head -1)" \

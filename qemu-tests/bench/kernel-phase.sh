@@ -4,17 +4,17 @@
 # product's host side (kp_stack_start).
 #
 # The machine is part of the benchmark and stated in every report: the lean
-# q35 of qemu-harness.md without an HPET (Hyper-V has none) or ACPI PCI
-# hot-plug methods, TCG under `-icount shift=0,sleep=off`, SeaBIOS `-kernel`
-# (the firmware is not in the kernel start -> /init phase, and OVMF under
-# icount is slow to emulate).  The command line is the Windows host's
-# (boot-image.md) with a debug console, `quiet` and `pci=off` included: the
-# milestones are read from the kernel's log buffer, which init's program
-# (busybox dmesg) prints to the console at the end, not from the console
-# output the host's `quiet` suppresses (printing it at 115200 would also
-# cost the boot ~2 ms).
+# q35 of qemu-harness.md without an HPET, an i8042 (Hyper-V's generation 2
+# VMs have neither) or ACPI PCI hot-plug methods, TCG under
+# `-icount shift=0,sleep=off`, SeaBIOS `-kernel` (the firmware is not in
+# the kernel start -> /init phase, and OVMF under icount is slow to
+# emulate).  The command line is the Windows host's (boot-image.md) with a
+# debug console, `quiet` and `pci=off` included: the milestones are read
+# from the kernel's log buffer, which init's program (busybox dmesg) prints
+# to the console at the end, not from the console output the host's `quiet`
+# suppresses (printing it at 115200 would also cost the boot ~2 ms).
 KP_QEMU_ARGS=(-nodefaults -no-user-config -display none -no-reboot
-	-machine q35,sata=off,smbus=off,vmport=off,hpet=off
+	-machine q35,sata=off,smbus=off,vmport=off,i8042=off,hpet=off
 	-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
 	-accel tcg -cpu max -icount shift=0,sleep=off)
 KP_CMDLINE="8250_core.nr_uarts=1 console=ttyS0,115200 panic=-1 quiet pci=off nr_cpus=1 brd.rd_nr=0 pmtmr=0"

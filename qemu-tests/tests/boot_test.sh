@@ -14,17 +14,21 @@ trap 'rm -rf "$work"' EXIT
 # that the orphan is gone from /proc (a zombie would still be listed), and
 # exit with a distinctive status.  Also the kernel's BSS (kernel-patches/0002
 # keeps it from being padded to 2 MB) and the warnings in its log (none: a
-# return site kernel-patches/0001 read wrongly would warn or crash).  No
+# return site kernel-patches/0001 read wrongly would warn or crash), and a
+# built-in parameter given on the command line in its dashed spelling
+# (kernel-patches/0003 changed how parse_one() compares names): the direct
+# boot passes workqueue.power-efficient=1, the other boot nothing.  No
 # double quotes: the script travels on the kernel's command line, which the
 # log holds too (hence the patterns that do not match themselves).
-script='echo MARK-START; set -- $(grep Kernel.bss /proc/iomem); r=$1; echo BSS-BYTES=$((0x${r#*-} - 0x${r%-*} + 1)); echo KERNEL-WARNINGS=$(dmesg | grep -c -e WARN[I]NG: -e missing.return.thun[k]); cat /proc/mounts; (sleep 1 & echo $! >/tmp/orphan); o=$(cat /tmp/orphan); echo orphan-pid=$o; sleep 3; if [ -e /proc/$o ]; then echo ORPHAN-LEFT; cat /proc/$o/status; else echo ORPHAN-REAPED; fi; echo ppid-of-sh=$PPID; exit 7'
+script='echo MARK-START; set -- $(grep Kernel.bss /proc/iomem); r=$1; echo BSS-BYTES=$((0x${r#*-} - 0x${r%-*} + 1)); echo KERNEL-WARNINGS=$(dmesg | grep -c -e WARN[I]NG: -e missing.return.thun[k]); echo WQ-POWER-EFFICIENT=$(cat /sys/module/workqueue/parameters/power_efficient); cat /proc/mounts; (sleep 1 & echo $! >/tmp/orphan); o=$(cat /tmp/orphan); echo orphan-pid=$o; sleep 3; if [ -e /proc/$o ]; then echo ORPHAN-LEFT; cat /proc/$o/status; else echo ORPHAN-REAPED; fi; echo ppid-of-sh=$PPID; exit 7'
 
-plan 18
+plan 20
 
 boot() {
 	local mode=$1 log=$2
+	shift 2
 	set +e
-	"$RUN_VM" --boot "$mode" --mem 256 --serial "$log" --timeout 300 \
+	"$RUN_VM" --boot "$mode" --mem 256 --serial "$log" --timeout 300 "$@" \
 		-- /bin/sh -c "$script" >"$log.run" 2>&1
 	echo $? >"$log.rc"
 	set -e
@@ -52,10 +56,13 @@ bss=$(sed -n 's/^BSS-BYTES=//p' "$log")
 check "uefi: the kernel's BSS is not padded to 2 MB (${bss:-?} bytes < 1 MiB)" \
 	test -n "$bss" -a "${bss:-0}" -gt 0 -a "${bss:-0}" -lt 1048576
 check_log "uefi: no warning in the kernel's log" "$log" '^KERNEL-WARNINGS=0$'
+check_log "uefi: a built-in parameter not given keeps its default" "$log" '^WQ-POWER-EFFICIENT=N$'
 
 log=$work/direct.log
-boot direct "$log"
+boot direct "$log" --append workqueue.power-efficient=1
 check_eq "direct (PVH vmlinux): VM powered off by itself" 0 "$(cat "$log.rc")"
+check_log "direct (PVH vmlinux): a built-in parameter given dashed on the command line is set" \
+	"$log" '^WQ-POWER-EFFICIENT=Y$'
 check_log "direct (PVH vmlinux): same program, same status" "$log" 'init: /bin/sh exited with status 7; powering off'
 
 done_testing

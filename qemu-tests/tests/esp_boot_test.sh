@@ -33,7 +33,7 @@ start_qemu() { # ESP LOG
 	cp "$OVMF_VARS" "$work/vars.fd"
 	qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
 		-accel tcg -cpu max -m 256 -smp 1 \
-		-machine q35,sata=off,smbus=off,vmport=off \
+		-machine q35,sata=off,smbus=off,vmport=off,i8042=off \
 		-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off \
 		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE" \
 		-drive "if=pflash,format=raw,unit=1,file=$work/vars.fd" \

@@ -132,7 +132,7 @@ fi
 cp "$ovmf_vars" "$tmp/OVMF_VARS.fd"
 start=$(date +%s)
 timeout "$timeout_s" qemu-system-x86_64 \
-	-machine q35,memory-backend=mem,sata=off,smbus=off,vmport=off,hpet=off \
+	-machine q35,memory-backend=mem,sata=off,smbus=off,vmport=off,i8042=off,hpet=off \
 	-object memory-backend-memfd,id=mem,size=256M,share=on -m 256 -smp 1 \
 	-nodefaults -no-user-config -display none -no-reboot \
 	-drive if=pflash,format=raw,readonly=on,file="$ovmf_code" \
