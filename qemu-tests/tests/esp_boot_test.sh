@@ -116,17 +116,14 @@ tsc=$(grep -aoE '^CMDLINE=.* lcow\.loader_tsc=[0-9]+,[0-9]+ ' "$log" | grep -oE 
 entry=${tsc%,*}
 start=${tsc#*,}
 start=${start% }
-tap_n=$((tap_n + 1))
 if [ -n "$tsc" ] && [ "$entry" -gt 0 ] && [ "$start" -gt "$entry" ]; then
-	echo "ok $tap_n - loader timestamps: 0 < entry < start"
-	tap_passed=$((tap_passed + 1))
+	tap_ok "loader timestamps: 0 < entry < start"
 	mhz=$(grep -aoE 'tsc: Detected [0-9.]+ MHz' "$log" | grep -oE '[0-9.]+' | head -1 || true)
 	echo "# loader: entry TSC $entry, start TSC $start, $((start - entry)) ticks${mhz:+ (guest TSC $mhz MHz)}"
 	echo "# wall: qemu start to power-off $(((t1 - t0) / 1000000)) ms"
 else
-	echo "not ok $tap_n - loader timestamps: 0 < entry < start"
+	tap_not_ok "loader timestamps: 0 < entry < start"
 	echo "# got '$tsc'"
-	tap_failed=$((tap_failed + 1))
 fi
 
 # Error path: the same ESP without \kernel.

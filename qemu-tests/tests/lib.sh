@@ -9,80 +9,46 @@ BIN=${BIN:-$OUT/bin}
 BOOTFILES=${BOOTFILES:-$OUT/bootfiles}
 RUN_VM=$ROOT/scripts/run-vm
 
-tap_n=0
-tap_failed=0
-tap_passed=0
-
-# plan N
-plan() { echo "1..$1"; }
-
-# ok COND-EXIT-STATUS NAME: pass when the previous command succeeded.
-# Use: check "name" cmd args...
-check() {
-	local name=$1
-	shift
-	tap_n=$((tap_n + 1))
-	if "$@" >/dev/null 2>&1; then
-		echo "ok $tap_n - $name"
-		tap_passed=$((tap_passed + 1))
-	else
-		echo "not ok $tap_n - $name"
-		echo "# command: $*"
-		tap_failed=$((tap_failed + 1))
-	fi
-}
+# plan, check, tap_ok, tap_not_ok, done_testing and the counts.
+. "$ROOT/scripts/tests/tap.sh"
 
 # check_log NAME FILE REGEX: FILE has a line matching the extended REGEX.
 check_log() {
 	local name=$1 file=$2 re=$3
-	tap_n=$((tap_n + 1))
 	if grep -qE -- "$re" "$file"; then
-		echo "ok $tap_n - $name"
-		tap_passed=$((tap_passed + 1))
+		tap_ok "$name"
 	else
-		echo "not ok $tap_n - $name"
+		tap_not_ok "$name"
 		echo "# no line matching /$re/ in $file; its last lines:"
 		tail -n 15 "$file" 2>/dev/null | sed 's/^/#   /'
-		tap_failed=$((tap_failed + 1))
 	fi
 }
 
+# check_nolog NAME FILE REGEX: no line of FILE matches.
 check_nolog() {
 	local name=$1 file=$2 re=$3
-	tap_n=$((tap_n + 1))
 	if ! grep -qE -- "$re" "$file"; then
-		echo "ok $tap_n - $name"
-		tap_passed=$((tap_passed + 1))
+		tap_ok "$name"
 	else
-		echo "not ok $tap_n - $name"
+		tap_not_ok "$name"
 		grep -E -- "$re" "$file" | head -5 | sed 's/^/#   /'
-		tap_failed=$((tap_failed + 1))
 	fi
 }
 
 # check_eq NAME EXPECTED ACTUAL
 check_eq() {
 	local name=$1 want=$2 got=$3
-	tap_n=$((tap_n + 1))
 	if [ "$want" = "$got" ]; then
-		echo "ok $tap_n - $name"
-		tap_passed=$((tap_passed + 1))
+		tap_ok "$name"
 	else
-		echo "not ok $tap_n - $name"
+		tap_not_ok "$name"
 		echo "# expected '$want', got '$got'"
-		tap_failed=$((tap_failed + 1))
 	fi
 }
 
 skip_all() {
 	echo "1..0 # SKIP $*"
 	exit 0
-}
-
-# done_testing: the closing line, and the exit status.
-done_testing() {
-	echo "$tap_passed passed, $tap_failed failed"
-	[ "$tap_failed" -eq 0 ]
 }
 
 require_bootfiles() {

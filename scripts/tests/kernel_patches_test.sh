@@ -14,7 +14,7 @@ tmp=$(mktemp -d /tmp/kernel-patches-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 . "$ROOT/scripts/tests/tap.sh"
-echo "1..17"
+plan 17
 
 # A fake kernel tree: what build-kernel.sh looks for, and three sources.
 src=$tmp/linux
@@ -71,27 +71,27 @@ A file deleted.
 -int c = 1;
 EOF
 
-t "set one applies" run one
-t "the copy has the patched a.c" grep -qx 'int a = 2;' "$(tree)/a.c"
-t "the pristine a.c is unchanged" grep -qx 'int a = 1;' "$src/a.c"
-t "an untouched file is the pristine one, hard-linked" \
+check "set one applies" run one
+check "the copy has the patched a.c" grep -qx 'int a = 2;' "$(tree)/a.c"
+check "the pristine a.c is unchanged" grep -qx 'int a = 1;' "$src/a.c"
+check "an untouched file is the pristine one, hard-linked" \
 	test "$(stat -c %i "$(tree)/b.c")" = "$(stat -c %i "$src/b.c")"
 
-t "set two applies over set one" run two
-t "a.c, touched only by set one, is back to the pristine text" grep -qx 'int a = 1;' "$(tree)/a.c"
-t "... and dated now, so make rebuilds it" test "$(tree)/a.c" -nt "$src/a.c"
-t "set two's b.c and new file are in the copy" \
+check "set two applies over set one" run two
+check "a.c, touched only by set one, is back to the pristine text" grep -qx 'int a = 1;' "$(tree)/a.c"
+check "... and dated now, so make rebuilds it" test "$(tree)/a.c" -nt "$src/a.c"
+check "set two's b.c and new file are in the copy" \
 	bash -c "grep -qx 'int b = 2;' '$(tree)/b.c' && grep -qx 'int n = 1;' '$(tree)/sub/new.c'"
-t "the pristine tree has neither" \
+check "the pristine tree has neither" \
 	bash -c "grep -qx 'int b = 1;' '$src/b.c' && [ ! -e '$src/sub/new.c' ]"
-t "a file set two deletes is gone from the copy only" \
+check "a file set two deletes is gone from the copy only" \
 	bash -c "[ ! -e '$(tree)/sub/c.c' ] && grep -qx 'int c = 1;' '$src/sub/c.c'"
 
 # A set whose second patch does not apply, after a first that does.
 mkpatch "$tmp/bad" 0001-c.patch sub/c.c 'int c = 1;' 'int c = 2;'
 mkpatch "$tmp/bad" 0002-stale.patch b.c 'int b = 9;' 'int b = 3;'
-t "a patch that does not apply fails the run" refused bad
-t "... naming the patch" grep -q '0002-stale.patch does not apply' "$tmp/err"
+check "a patch that does not apply fails the run" refused bad
+check "... naming the patch" grep -q '0002-stale.patch does not apply' "$tmp/err"
 recovered() {
 	run one &&
 		grep -qx 'int a = 2;' "$(tree)/a.c" &&
@@ -99,17 +99,17 @@ recovered() {
 		grep -qx 'int c = 1;' "$(tree)/sub/c.c" &&
 		[ ! -e "$(tree)/sub/new.c" ]
 }
-t "the next run (set one) recovers: a.c patched; b.c, c.c (deleted, then patched) and the new file undone" recovered
-t "no patches: the pristine tree itself is used" \
+check "the next run (set one) recovers: a.c patched; b.c, c.c (deleted, then patched) and the new file undone" recovered
+check "no patches: the pristine tree itself is used" \
 	bash -c "mkdir -p '$tmp/none' && KERNEL_SRC='$src' CACHE='$tmp/cache' KERNEL_PATCHES='$tmp/none' '$BUILD' --patch-only '$tmp/unused' | tail -n 1 | grep -qx '$src'"
 
 # Refused before anything is touched.
 mkdir -p "$tmp/escape" "$tmp/junk"
 mkpatch "$tmp/escape" 0001-up.patch ../outside.c 'x' 'y'
 echo 'not a diff' >"$tmp/junk/0001-junk.patch"
-t "a patch writing outside the tree is refused" refused escape
-t "... saying why" grep -q 'outside.c leaves the tree' "$tmp/err"
-t "a file that is not a unified diff is refused, saying why" \
+check "a patch writing outside the tree is refused" refused escape
+check "... saying why" grep -q 'outside.c leaves the tree' "$tmp/err"
+check "a file that is not a unified diff is refused, saying why" \
 	bash -c "! KERNEL_SRC='$src' CACHE='$tmp/cache' KERNEL_PATCHES='$tmp/junk' '$BUILD' --patch-only '$tmp/unused' 2>'$tmp/err' >/dev/null && grep -q 'not a unified diff' '$tmp/err'"
 
-tap_done
+done_testing

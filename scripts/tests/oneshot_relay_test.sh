@@ -76,14 +76,14 @@ relay=$!
 python3 "$tmp/guest.py" "$base" full
 rc=0
 wait "$relay" || rc=$?
-t "relay exits 0 once the status came" test "$rc" = 0
-t "the ready file was made" test -e "$tmp/a/ready"
-t "the job read all of stdin, then EOF (256000 bytes)" test "$(head -1 "$tmp/a/out")" = 256000
+check "relay exits 0 once the status came" test "$rc" = 0
+check "the ready file was made" test -e "$tmp/a/ready"
+check "the job read all of stdin, then EOF (256000 bytes)" test "$(head -1 "$tmp/a/out")" = 256000
 python3 -c 'import sys; sys.stdout.buffer.write(bytes((k * 7 + 3) % 256 for k in range(1 << 20)))' >"$tmp/blob"
-t "stdout arrives byte for byte (1 MiB)" cmp <(tail -c +8 "$tmp/a/out") "$tmp/blob"
-t "stderr arrives" test "$(cat "$tmp/a/err")" = "to stderr"
-t "the status file holds the job's status" test "$(cat "$tmp/a/status")" = 7
-t "the control connection was closed, after stdout and stderr ended" \
+check "stdout arrives byte for byte (1 MiB)" cmp <(tail -c +8 "$tmp/a/out") "$tmp/blob"
+check "stderr arrives" test "$(cat "$tmp/a/err")" = "to stderr"
+check "the status file holds the job's status" test "$(cat "$tmp/a/status")" = 7
+check "the control connection was closed, after stdout and stderr ended" \
 	test "$(cat "$base.guest")" = "closed after the output ended"
 
 # A job that never reads stdin.
@@ -95,8 +95,8 @@ relay=$!
 python3 "$tmp/guest.py" "$base" noread
 rc=0
 wait "$relay" || rc=$?
-t "a job that does not read stdin: relay exits 0" test "$rc" = 0
-t "... its status is kept" test "$(cat "$tmp/b/status" 2>/dev/null)" = 7
+check "a job that does not read stdin: relay exits 0" test "$rc" = 0
+check "... its status is kept" test "$(cat "$tmp/b/status" 2>/dev/null)" = 7
 
 # No status: the VM died, say.
 base=$tmp/c/vm.sock
@@ -107,12 +107,12 @@ relay=$!
 python3 "$tmp/guest.py" "$base" nostatus
 rc=0
 wait "$relay" || rc=$?
-t "no status: exit 1 after --timeout" test "$rc" = 1
-t "... and no status file" test ! -e "$tmp/c/status"
+check "no status: exit 1 after --timeout" test "$rc" = 1
+check "... and no status file" test ! -e "$tmp/c/status"
 
 rc=0
 python3 "$RELAY" --base "$tmp/d" --ports 1,2 --status-file "$tmp/d.status" </dev/null >/dev/null 2>&1 || rc=$?
-t "bad --ports: usage error (2)" test "$rc" = 2
+check "bad --ports: usage error (2)" test "$rc" = 2
 
-echo "1..$n"
-tap_done
+plan "$tap_n"
+done_testing

@@ -11,7 +11,7 @@ tmp=$(mktemp -d /tmp/prune-cache-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 . "$ROOT/scripts/tests/tap.sh"
-echo "1..7"
+plan 7
 
 c=$tmp/cache
 mkdir -p "$c"
@@ -26,17 +26,17 @@ touch -d '-1 hours' "$c/lib-1.0-k1"
 mkdir "$c/other-2.0-k9" && touch -d '-9 hours' "$c/other-2.0-k9"
 : >"$c/lib_1.0.orig.tar.gz"
 
-t "exit 0 with four entries, KEEP 2" "$PRUNE" 2 "$c"/lib-1.0-k*
-t "the two used last stay (k1, k2), whole" test -f "$c/lib-1.0-k1/out" -a -f "$c/lib-1.0-k2/out"
-t "the two older go (k3, k4) with their locks" \
+check "exit 0 with four entries, KEEP 2" "$PRUNE" 2 "$c"/lib-1.0-k*
+check "the two used last stay (k1, k2), whole" test -f "$c/lib-1.0-k1/out" -a -f "$c/lib-1.0-k2/out"
+check "the two older go (k3, k4) with their locks" \
 	bash -c "[ ! -e '$c/lib-1.0-k3' ] && [ ! -e '$c/lib-1.0-k4' ] && [ ! -e '$c/.lib-1.0-k3.lock' ] && [ -e '$c/.lib-1.0-k1.lock' ]"
-t "a removed entry's lock and log beside it go, a kept one's log stays" \
+check "a removed entry's lock and log beside it go, a kept one's log stays" \
 	bash -c "[ ! -e '$c/lib-1.0-k4.lock' ] && [ ! -e '$c/lib-1.0-k4.log' ] && [ -e '$c/lib-1.0-k1.log' ]"
-t "entries outside the set and plain files stay" test -d "$c/other-2.0-k9" -a -f "$c/lib_1.0.orig.tar.gz"
+check "entries outside the set and plain files stay" test -d "$c/other-2.0-k9" -a -f "$c/lib_1.0.orig.tar.gz"
 "$PRUNE" 3 "$c"/lib-1.0-k* "$c/missing"
-t "no more than KEEP: nothing goes (a missing path is not an entry)" test -d "$c/lib-1.0-k1" -a -d "$c/lib-1.0-k2"
+check "no more than KEEP: nothing goes (a missing path is not an entry)" test -d "$c/lib-1.0-k1" -a -d "$c/lib-1.0-k2"
 rc=0
 "$PRUNE" 0 "$c"/lib-1.0-k* 2>/dev/null || rc=$?
-t "KEEP 0 is refused (exit 2), nothing goes" bash -c "[ $rc = 2 ] && [ -d '$c/lib-1.0-k1' ]"
+check "KEEP 0 is refused (exit 2), nothing goes" bash -c "[ $rc = 2 ] && [ -d '$c/lib-1.0-k1' ]"
 
-tap_done
+done_testing
