@@ -295,7 +295,7 @@ if [ -x "$OUT/bin/lcowctl" ] && [ -r "$OUT/build/kernel/System.map" ] &&
 	done
 	guest_work=$(stats <"$work/guest-work")
 fi
-neg_machine="scripts/run-vm --boot bios --host --icount --mem 256 --quiet (the machine above with a vhost-user-vsock-pci device, lcow-vsockd and lcowctl serve as the host); command line: the host's without pci=off (the vsock device is a PCI one here) [noapictimer] -- -e 1 ${NEG_CHAIN[*]}"
+neg_machine="scripts/run-vm --boot bios --host --icount --mem 256 --quiet --no-console (the machine above with a vhost-user-vsock-pci device, lcow-vsockd and lcowctl serve as the host); command line: the host's default (no console) without pci=off (the vsock device is a PCI one here) [noapictimer] -- -e 1 ${NEG_CHAIN[*]}"
 
 # Wall time from QEMU start to a negotiated bridge, the full product stack.
 bridge_wall=null

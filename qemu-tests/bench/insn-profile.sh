@@ -12,9 +12,14 @@
 # which the host asks for (ShutdownForced) as soon as the bridge is
 # negotiated: the guest's own work for kernel start -> negotiated (plus the
 # shutdown), without the time its clock jumps while it idles waiting for the
-# host.  Reports numbers; never fails on a timing.
+# host.  With --calls the plugin also keeps a shadow call stack and the
+# report adds the most expensive functions counted inclusively (with what
+# they call), and with --callers FN who called FN and what those calls
+# cost: how to find out *why* a function runs.  Reports numbers; never
+# fails on a timing.
 #   qemu-tests/bench/insn-profile.sh [--kernel F --system-map F] [--initrd F]
 #       [--mem MB] [--append ARGS] [--whole | --stack] [--top N] [--out FILE]
+#       [--calls] [--callers FN]...
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -30,11 +35,13 @@ whole=0
 stack=0
 top=40
 out=
+calls=0
+callers=()
 
 usage() {
 	cat >&2 <<EOU
 usage: $0 [--kernel F --system-map F] [--initrd F] [--mem MB] [--append ARGS]
-          [--whole | --stack] [--top N] [--out FILE]
+          [--whole | --stack] [--top N] [--out FILE] [--calls] [--callers FN]...
   --kernel F      bzImage (default \$BOOTFILES/kernel) and
   --system-map F  its symbols (default \$OUT/build/kernel/System.map)
   --initrd F      initrd (default \$BOOTFILES/initrd.img)
@@ -45,6 +52,9 @@ usage: $0 [--kernel F --system-map F] [--initrd F] [--mem MB] [--append ARGS]
                   power-off the host asks for once the bridge is negotiated
   --top N         list the N most expensive functions (default 40)
   --out FILE      keep the per-function counts (TSV: instructions, symbol)
+  --calls         also list functions by inclusive cost (a shadow call stack)
+  --callers FN    (implies --calls) FN's callers and what their calls cost;
+                  repeatable
 EOU
 	exit 2
 }
@@ -59,6 +69,8 @@ while [ $# -gt 0 ]; do
 	--stack) stack=1; shift ;;
 	--top) top=${2:?}; shift 2 ;;
 	--out) out=${2:?}; shift 2 ;;
+	--calls) calls=1; shift ;;
+	--callers) calls=1; callers+=("${2:?}"); shift 2 ;;
 	*) usage ;;
 	esac
 done
@@ -78,6 +90,13 @@ if [ -n "$stop_fn" ]; then
 	stop=$(awk -v f="$stop_fn" '$3 == f { print $1; exit }' "$map")
 	[ -n "$stop" ] || { echo "insn-profile: no $stop_fn in $map" >&2; exit 1; }
 	plugin_args="$plugin_args,stop=$stop"
+fi
+if [ "$calls" = 1 ]; then
+	# Calls through the retpoline and return thunks are charged to where
+	# they lead, not to the thunk.
+	thunks=$(awk '$3 == "__indirect_thunk_start" { s = $1 } $3 == "__indirect_thunk_end" { e = $1 }
+		END { if (s != "" && e != "") print s "-" e }' "$map")
+	plugin_args="$plugin_args,calls=$work/calls${thunks:+,skip=$thunks}"
 fi
 
 . "$ROOT/qemu-tests/bench/kernel-phase.sh"
@@ -113,9 +132,14 @@ run_init_process) echo "counted: reset -> run_init_process (/init)" ;;
 kernel_power_off) echo "counted: reset -> kernel_power_off (the product stack: the bridge negotiated, then ShutdownForced)" ;;
 *) echo "counted: reset -> power-off" ;;
 esac
-python3 - "$work/blocks" "$map" "$top" "${out:-}" <<'EOF'
+if [ "$calls" = 1 ] && { [ ! -s "$work/calls" ] || grep -q '^#' "$work/calls"; }; then
+	echo "insn-profile: no complete call graph: $(grep '^#' "$work/calls" 2>/dev/null | sed 's/^# //')" >&2
+	exit 1
+fi
+python3 - "$work/blocks" "$map" "$top" "${out:-}" "$( [ "$calls" = 1 ] && echo "$work/calls")" "${callers[@]}" <<'EOF'
 import bisect, sys
-blocks, mapfile, top, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+blocks, mapfile, top, out, calls = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+callers = sys.argv[6:]
 addrs, names = [], []
 with open(mapfile) as f:
     for line in f:
@@ -161,4 +185,40 @@ if out:
     with open(out, "w") as f:
         for name, n in sorted(per.items(), key=lambda kv: -kv[1]):
             f.write("%d\t%s\n" % (n, name))
+
+def sym(a):
+    """(function, offset) of a kernel address, or the address itself."""
+    if a < 0x800000000000:
+        return ("user/firmware", 0)
+    i = bisect.bisect_right(addrs, a) - 1
+    if i < 0 or a > text_end + 0x100000:
+        return ("%x" % a, 0)
+    return (names[i], a - addrs[i])
+
+if calls:
+    incl, edges_by_callee = {}, {}
+    with open(calls) as f:
+        for line in f:
+            t, r, n, inc, outer = line.split()
+            callee, _ = sym(int(t, 16))
+            caller, off = sym(int(r, 16))
+            n, inc, outer = int(n), int(inc), int(outer)
+            incl[callee] = incl.get(callee, 0) + outer
+            e = edges_by_callee.setdefault(callee, {})
+            c = e.setdefault(caller, [0, 0, set()])
+            c[0] += n; c[1] += inc; c[2].add(off)
+    print()
+    print("inclusive: a function with everything it called (its outermost calls; a task switch inside a call charges the switch to it)")
+    print("%10s %6s  %s" % ("ms", "share", "kernel function, inclusive"))
+    for name, n in sorted(incl.items(), key=lambda kv: -kv[1])[:top]:
+        print("%10.2f %5.1f%%  %s" % (n / 1e6, 100.0 * n / total, name))
+    for fn in callers:
+        print()
+        e = edges_by_callee.get(fn)
+        if not e:
+            print("callers of %s: none (never called, inlined, or not a function name)" % fn)
+            continue
+        print("callers of %s (%.2f ms inclusive): calls, ms inclusive, caller" % (fn, incl.get(fn, 0) / 1e6))
+        for caller, (n, inc, offs) in sorted(e.items(), key=lambda kv: -kv[1][1])[:top]:
+            print("%10d %10.2f  %s (%d call site%s)" % (n, inc / 1e6, caller, len(offs), "" if len(offs) == 1 else "s"))
 EOF

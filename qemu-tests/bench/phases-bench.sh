@@ -121,10 +121,13 @@ lcowctl() { "$BIN/lcowctl" -c "$ctl" "$@"; }
 start_vm() {
 	local tag=$1 ic=$2
 	shift 2
-	# --quiet: the host's command line has it; the milestones come from the
-	# kernel's log buffer (uvm_dmesg), not from the console.
+	# --quiet --no-console: the host's default command line; the milestones
+	# come from the kernel's log buffer (uvm_dmesg) and the loader's
+	# timestamps on the command line, not from the console (KP_CONSOLE=1
+	# keeps the debug console, to see a boot that fails).
 	local args=(--bootfiles "$work/bootfiles" --boot esp --host --accel tcg --mem "$MEM_MB" --quiet
 		--timeout 2400 "$@")
+	[ "${KP_CONSOLE:-0}" = 1 ] || args+=(--no-console)
 	[ "$ic" = 1 ] && args+=(--icount)
 	ctl=$work/$tag/vm.sock.ctl
 	local rc=0
@@ -317,7 +320,7 @@ sizes=$(jq -n \
 
 # Phases = differences of consecutive milestones; stats per clock.
 jq -s --arg date "$(date -u +%FT%TZ)" --argjson runs "$runs" --arg hvargs "$HYPERV_LIKE" --argjson foot "$foot" --argjson sizes "$sizes" \
-	--arg machine "scripts/run-vm --boot esp --host --accel tcg --mem $MEM_MB --quiet --pmem layer.vhd (q35,sata=off,smbus=off,vmport=off,i8042=off, no ACPI PCI hot-plug, hpet=off under icount, -cpu max, 1 vCPU, OVMF, our gnu-efi loader, initrd root); icount runs add -icount shift=0,sleep=off" \
+	--arg machine "scripts/run-vm --boot esp --host --accel tcg --mem $MEM_MB --quiet --no-console --pmem layer.vhd (q35,sata=off,smbus=off,vmport=off,i8042=off, no ACPI PCI hot-plug, hpet=off under icount, -cpu max, 1 vCPU, OVMF, our gnu-efi loader, initrd root); icount runs add -icount shift=0,sleep=off" \
 	--arg qemu "$(qemu-system-x86_64 --version | head -1)" \
 	--arg host "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end" '
 	def stats: map(select(. != null)) | sort | if length == 0 then null else

@@ -17,12 +17,16 @@ trap 'rm -rf "$work"' EXIT
 # return site kernel-patches/0001 read wrongly would warn or crash), and a
 # built-in parameter given on the command line in its dashed spelling
 # (kernel-patches/0003 changed how parse_one() compares names): the direct
-# boot passes workqueue.power-efficient=1, the other boot nothing.  No
+# boot passes workqueue.power-efficient=1, the other boot nothing.  The
+# uevents nobody listened for at boot are still counted
+# (kernel-patches/0007 skips building them, not their sequence numbers),
+# and there is no /sys/kernel/slab (0008's option, off in the boot-speed
+# fragment).  No
 # double quotes: the script travels on the kernel's command line, which the
 # log holds too (hence the patterns that do not match themselves).
-script='echo MARK-START; set -- $(grep Kernel.bss /proc/iomem); r=$1; echo BSS-BYTES=$((0x${r#*-} - 0x${r%-*} + 1)); echo KERNEL-WARNINGS=$(dmesg | grep -c -e WARN[I]NG: -e missing.return.thun[k]); echo WQ-POWER-EFFICIENT=$(cat /sys/module/workqueue/parameters/power_efficient); cat /proc/mounts; (sleep 1 & echo $! >/tmp/orphan); o=$(cat /tmp/orphan); echo orphan-pid=$o; sleep 3; if [ -e /proc/$o ]; then echo ORPHAN-LEFT; cat /proc/$o/status; else echo ORPHAN-REAPED; fi; echo ppid-of-sh=$PPID; exit 7'
+script='echo MARK-START; set -- $(grep Kernel.bss /proc/iomem); r=$1; echo BSS-BYTES=$((0x${r#*-} - 0x${r%-*} + 1)); echo KERNEL-WARNINGS=$(dmesg | grep -c -e WARN[I]NG: -e missing.return.thun[k]); echo WQ-POWER-EFFICIENT=$(cat /sys/module/workqueue/parameters/power_efficient); echo UEVENT-SEQNUM=$(cat /sys/kernel/uevent_seqnum); if [ -e /sys/kernel/slab ]; then echo SLAB-SYSFS=present; else echo SLAB-SYSFS=absent; fi; cat /proc/mounts; (sleep 1 & echo $! >/tmp/orphan); o=$(cat /tmp/orphan); echo orphan-pid=$o; sleep 3; if [ -e /proc/$o ]; then echo ORPHAN-LEFT; cat /proc/$o/status; else echo ORPHAN-REAPED; fi; echo ppid-of-sh=$PPID; exit 7'
 
-plan 20
+plan 22
 
 boot() {
 	local mode=$1 log=$2
@@ -57,6 +61,10 @@ check "uefi: the kernel's BSS is not padded to 2 MB (${bss:-?} bytes < 1 MiB)" \
 	test -n "$bss" -a "${bss:-0}" -gt 0 -a "${bss:-0}" -lt 1048576
 check_log "uefi: no warning in the kernel's log" "$log" '^KERNEL-WARNINGS=0$'
 check_log "uefi: a built-in parameter not given keeps its default" "$log" '^WQ-POWER-EFFICIENT=N$'
+seq=$(sed -n 's/^UEVENT-SEQNUM=//p' "$log")
+check "uefi: the boot's unheard uevents are counted (seqnum ${seq:-?} > 100)" \
+	bash -c "[ '${seq:-0}' -gt 100 ] 2>/dev/null"
+check_log "uefi: no /sys/kernel/slab (SLUB_SYSFS off)" "$log" '^SLAB-SYSFS=absent$'
 
 log=$work/direct.log
 boot direct "$log" --append workqueue.power-efficient=1

@@ -5,8 +5,10 @@
 # run_init_process) and up to the power-off; the per-function counts add up
 # to the total it reports; work that only happens after /init (exec'ing a
 # program) is absent from the first and present in the second; the whole
-# product stack (--stack) counts the agent's user space; the plugin refuses
-# arguments it does not know.
+# product stack (--stack) counts the agent's user space; the call graph
+# (--callers) names the LZ4 decoder's caller and counts that caller's
+# inclusive cost at least the decoder's own; the plugin refuses arguments
+# it does not know.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_bootfiles
 PROFILE=$ROOT/qemu-tests/bench/insn-profile.sh
@@ -16,7 +18,7 @@ PLUGIN=$OUT/build/host/qemu-tests/bench/insn-profile.so
 
 work=$(mktemp -d /tmp/lcow-insn-profile-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-plan 11
+plan 13
 
 # kernel_ms REPORT: the "kernel text N ms" figure.
 kernel_ms() { sed -n 's/.*: kernel text \([0-9.]*\) ms.*/\1/p' "$1"; }
@@ -58,6 +60,19 @@ stack_ms=$(sed -n 's/^from kernel start (kernel text + user space): \([0-9.]*\) 
 check "--stack: user space counted (${stack_user} ms), more than to /init (${stack_ms} > ${init_ms} ms)" \
 	awk -v u="${stack_user:-0}" -v s="${stack_ms:-0}" -v i="${init_ms:-0}" -v rc="$rc" \
 	'BEGIN { exit !(rc == 0 && u > 0.1 && s > i) }'
+
+# The shadow call stack: the initramfs is decoded by unlz4(), which calls
+# LZ4_decompress_safe(); what unlz4() cost with what it called is at least
+# what the decoder cost alone.
+rc=0
+"$PROFILE" --append noapictimer --top 400 --out "$work/calls.tsv" --callers LZ4_decompress_safe \
+	>"$work/calls.txt" 2>&1 || rc=$?
+check "--callers: LZ4_decompress_safe's caller is unlz4" \
+	bash -c "[ $rc = 0 ] && sed -n '/^callers of LZ4_decompress_safe /,/^\$/p' '$work/calls.txt' | grep -q ' unlz4 '"
+incl=$(awk '/^inclusive:/ { on = 1 } on && $3 == "unlz4" { print $1 * 1e6; exit }' "$work/calls.txt")
+excl=$(fn "$work/calls.tsv" LZ4_decompress_safe)
+check "--calls: unlz4 inclusive (${incl:-?}) >= LZ4_decompress_safe alone ($excl)" \
+	awk -v i="${incl:-0}" -v e="$excl" 'BEGIN { exit !(e > 0 && i >= e * 0.999) }'
 
 rc=0
 timeout 60 qemu-system-x86_64 -nodefaults -display none -accel tcg -machine none \
