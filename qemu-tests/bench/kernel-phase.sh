@@ -22,13 +22,19 @@ KP_QEMU_ARGS=(-nodefaults -no-user-config -display none -no-reboot
 	-machine q35,sata=off,smbus=off,vmport=off,i8042=off,hpet=off
 	-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
 	-accel tcg -cpu max -icount shift=0,sleep=off)
+# The console, decided once for every boot of these benchmarks: the kernel
+# phase's line and init program here, KP_RUN_VM_CONSOLE for the run-vm
+# boots (kp_stack_start, phases-bench.sh).
 if [ "${KP_CONSOLE:-0}" = 1 ]; then
-	KP_CMDLINE="8250_core.nr_uarts=1 console=ttyS0,115200 panic=-1 quiet pci=off nr_cpus=1 brd.rd_nr=0 pmtmr=0"
+	kp_console="8250_core.nr_uarts=1 console=ttyS0,115200"
 	KP_PROGRAM=/bin/dmesg
+	KP_RUN_VM_CONSOLE=()
 else
-	KP_CMDLINE="8250_core.nr_uarts=1 console=tty0 panic=-1 quiet pci=off nr_cpus=1 brd.rd_nr=0 pmtmr=0"
+	kp_console="8250_core.nr_uarts=1 console=tty0"
 	KP_PROGRAM='/bin/sh -c "dmesg >/dev/ttyS0"'
+	KP_RUN_VM_CONSOLE=(--no-console)
 fi
+KP_CMDLINE="$kp_console panic=-1 quiet pci=off nr_cpus=1 brd.rd_nr=0 pmtmr=0"
 
 # kp_boot KERNEL INITRD MEM_MB LOG TIMEOUT_S [ARGS]: one boot; init runs
 # dmesg and powers off.  LOG gets the kernel's log as dmesg printed it (from
@@ -111,7 +117,7 @@ kp_stack_start() {
 	local bf=$1 wd=$2 con=$3
 	shift 3
 	kp_vm_start "$wd" "$con" --bootfiles "$bf" --boot bios --host --icount --quiet \
-		$([ "${KP_CONSOLE:-0}" = 1 ] || echo --no-console) --timeout 900 "$@"
+		"${KP_RUN_VM_CONSOLE[@]}" --timeout 900 "$@"
 }
 
 # kp_negotiated_ns GCSLOG: the agent's uptime_ns on its NegotiateProtocol

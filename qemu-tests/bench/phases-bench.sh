@@ -123,11 +123,11 @@ start_vm() {
 	shift 2
 	# --quiet --no-console: the host's default command line; the milestones
 	# come from the kernel's log buffer (uvm_dmesg) and the loader's
-	# timestamps on the command line, not from the console (KP_CONSOLE=1
-	# keeps the debug console, to see a boot that fails).
+	# timestamps on the command line, not from the console
+	# (KP_RUN_VM_CONSOLE, kernel-phase.sh: KP_CONSOLE=1 keeps the debug
+	# console, to see a boot that fails).
 	local args=(--bootfiles "$work/bootfiles" --boot esp --host --accel tcg --mem "$MEM_MB" --quiet
-		--timeout 2400 "$@")
-	[ "${KP_CONSOLE:-0}" = 1 ] || args+=(--no-console)
+		"${KP_RUN_VM_CONSOLE[@]}" --timeout 2400 "$@")
 	[ "$ic" = 1 ] && args+=(--icount)
 	ctl=$work/$tag/vm.sock.ctl
 	local rc=0

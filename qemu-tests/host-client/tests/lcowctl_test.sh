@@ -20,37 +20,25 @@ usage() {
 }
 [ $# -eq 0 ] || usage
 
-n=0
-passed=0
-failed=0
-ok() {
-	n=$((n + 1))
-	passed=$((passed + 1))
-	echo "ok $n - $1"
-}
+. "$ROOT/scripts/tests/tap.sh"
+# not_ok NAME DIAGNOSTIC...: a failed result and its "# " lines.
 not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
+	tap_not_ok "$1"
 	shift
 	local line
 	for line in "$@"; do echo "# $line"; done
 }
-# check NAME CMD...: the command's success is the test.
-check() {
+# check_out NAME CMD...: the command's success is the test; its output
+# goes with a failure (tap.sh's check drops it).
+check_out() {
 	local name=$1
 	shift
 	local out
 	if out=$("$@" 2>&1); then
-		ok "$name"
+		tap_ok "$name"
 	else
 		not_ok "$name" "command: $*" "$out"
 	fi
-}
-finish() {
-	echo "1..$n"
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
 }
 
 for f in "$LCOWCTL" "$FAKE"; do
@@ -112,7 +100,7 @@ is_guid() { [[ $1 =~ ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 # --- serve starts, the guest dials in, negotiation happens ----------------
 
 start_serve
-check "serve prints ready once its listeners exist" \
+check_out "serve prints ready once its listeners exist" \
 	test -S "${BASE}_1" -a -S "${BASE}_109" -a -S "${BASE}_1073741824" -a -S "$BASE.ctl"
 
 t_second_serve() {
@@ -121,7 +109,7 @@ t_second_serve() {
 	[ "$rc" = 3 ] && grep -q "in use by a running process" "$T/e" &&
 		[ -S "$BASE.ctl" ] && [ -S "${BASE}_1073741824" ] && ctl status >/dev/null
 }
-check "a second serve on the same BASE refuses to start (exit 3), the first keeps its sockets" \
+check_out "a second serve on the same BASE refuses to start (exit 3), the first keeps its sockets" \
 	t_second_serve
 
 start_fake
@@ -129,7 +117,7 @@ if out=$(ctl wait-ready --timeout 10) &&
 	[ "$(jq -r .Version <<<"$out")" = 4 ] &&
 	[ "$(jq -r .Result <<<"$out")" = 0 ] &&
 	[ "$(jq -r .Capabilities.RuntimeOsType <<<"$out")" = Linux ]; then
-	ok "wait-ready prints the negotiation response (Version 4)"
+	tap_ok "wait-ready prints the negotiation response (Version 4)"
 else
 	not_ok "wait-ready prints the negotiation response (Version 4)" "$out"
 fi
@@ -139,14 +127,14 @@ if [ "$(jq -c '.Body | [.MinimumVersion, .MaximumVersion, .ContainerId]' <<<"$ne
 	[ "$(jq -r .Type <<<"$neg")" = 0x10100b01 ] &&
 	is_guid "$(jq -r .Body.ActivityId <<<"$neg")" &&
 	[ "$(jq -r .TrailingNewline <<<"$neg")" = true ]; then
-	ok "serve negotiates MinimumVersion 4, MaximumVersion 4 on connect"
+	tap_ok "serve negotiates MinimumVersion 4, MaximumVersion 4 on connect"
 else
 	not_ok "serve negotiates MinimumVersion 4, MaximumVersion 4 on connect" "$neg"
 fi
 
 st=$(ctl status)
 if [ "$(jq -c '[.connections, .connected, .negotiated, .version, .capabilities.RuntimeOsType]' <<<"$st")" = '[1,true,true,4,"Linux"]' ]; then
-	ok "status: 1 connection, negotiated, version 4, capabilities"
+	tap_ok "status: 1 connection, negotiated, version 4, capabilities"
 else
 	not_ok "status: 1 connection, negotiated, version 4, capabilities" "$st"
 fi
@@ -156,7 +144,7 @@ fi
 e1=$("$FAKE" entropy --uds "$BASE")
 e2=$("$FAKE" entropy --uds "$BASE")
 if [ "$e1" = 512 ] && [ "$e2" = 512 ]; then
-	ok "entropy port gives exactly 512 bytes then EOF, per connection"
+	tap_ok "entropy port gives exactly 512 bytes then EOF, per connection"
 else
 	not_ok "entropy port gives exactly 512 bytes then EOF, per connection" "got $e1 / $e2"
 fi
@@ -166,7 +154,7 @@ printf 'next-connection\n' | "$FAKE" log --uds "$BASE"
 expected=$(printf '{"msg":"one"}\n{"msg":"two"}\npartial\nnext-connection')
 if wait_for "log lines" grep -qx next-connection "$T/guest.log" &&
 	[ "$(cat "$T/guest.log")" = "$expected" ]; then
-	ok "log lines land in the log file; a partial line survives a reconnect"
+	tap_ok "log lines land in the log file; a partial line survives a reconnect"
 else
 	not_ok "log lines land in the log file; a partial line survives a reconnect" "$(cat "$T/guest.log")"
 fi
@@ -188,7 +176,7 @@ if out=$(ctl create c1 --config "$cfg") && [ "$(jq -r .SelectedProtocolVersion <
 	fields Create 0x10100101 ActivityId,ContainerConfig,ContainerId &&
 	[ "$(last_req Create | jq -r '.Body.ContainerConfig | type')" = string ] &&
 	[ "$(last_req Create | jq -c '.Body.ContainerConfig | fromjson')" = "$(jq -c . <<<"$cfg")" ]; then
-	ok "create: Create with ContainerConfig as JSON in a string"
+	tap_ok "create: Create with ContainerConfig as JSON in a string"
 else
 	not_ok "create: Create with ContainerConfig as JSON in a string" "$out" "$(last_req Create)"
 fi
@@ -197,14 +185,14 @@ t_start() {
 	ctl start c1 >/dev/null && fields Start 0x10100201 ActivityId,ContainerId &&
 		[ "$(last_req Start | jq -r .Body.ContainerId)" = c1 ]
 }
-check "start: Start {ContainerId, ActivityId}" t_start
+check_out "start: Start {ContainerId, ActivityId}" t_start
 
 # A process to point wait/signal/resize at: raw ExecuteProcess of "sleep".
 params='{"CommandArgs":["sleep","30"],"CreateInUtilityVM":true}'
 body=$(jq -nc --arg p "$params" '{ContainerId:"c1", Settings:{ProcessParameters:$p, VsockStdioRelaySettings:{}}}')
 if out=$(ctl request ExecuteProcess "$body") && pid=$(jq -er .ProcessId <<<"$out") &&
 	[ "$(last_req ExecuteProcess | jq -r .Body.ContainerId)" = c1 ]; then
-	ok "request ExecuteProcess: raw body sent, ActivityId filled in"
+	tap_ok "request ExecuteProcess: raw body sent, ActivityId filled in"
 else
 	not_ok "request ExecuteProcess: raw body sent, ActivityId filled in" "${out:-}"
 	pid=0
@@ -215,7 +203,7 @@ t_resize() {
 		fields ResizeConsole 0x10100801 ActivityId,ContainerId,Height,ProcessId,Width &&
 		[ "$(last_req ResizeConsole | jq -c '[.Body.ProcessId, .Body.Height, .Body.Width]')" = "[$pid,24,80]" ]
 }
-check "resize: ResizeConsole {ProcessId, Height, Width}" t_resize
+check_out "resize: ResizeConsole {ProcessId, Height, Width}" t_resize
 
 t_properties() {
 	local out
@@ -225,7 +213,7 @@ t_properties() {
 		grep -q '"limit":18446744073709551615}' <<<"$out" && [ "$(wc -l <<<"$out")" = 1 ] &&
 		jq -e '.Result == 0' <<<"$out" >/dev/null
 }
-check "properties: GetProperties with Query as JSON in a string (Properties decoded, uint64 exact)" t_properties
+check_out "properties: GetProperties with Query as JSON in a string (Properties decoded, uint64 exact)" t_properties
 
 # wait in the background, then signal: the wait answers 128+15.
 ctl wait c1 "$pid" >"$T/wait.out" 2>&1 &
@@ -237,11 +225,11 @@ t_signal() {
 		fields SignalProcess 0x10100701 ActivityId,ContainerId,Options,ProcessId &&
 		[ "$(last_req SignalProcess | jq -c .Body.Options)" = '{"Signal":15}' ]
 }
-check "signal: SignalProcess {ProcessId, Options:{Signal}}" t_signal
+check_out "signal: SignalProcess {ProcessId, Options:{Signal}}" t_signal
 if wait "$wait_pid" && [ "$(jq -r .ExitCode "$T/wait.out")" = 143 ] &&
 	fields WaitForProcess 0x10100601 ActivityId,ContainerId,ProcessId,TimeoutInMs &&
 	[ "$(last_req WaitForProcess | jq -r .Body.TimeoutInMs)" = 4294967295 ]; then
-	ok "wait: WaitForProcess answered asynchronously with ExitCode 143"
+	tap_ok "wait: WaitForProcess answered asynchronously with ExitCode 143"
 else
 	not_ok "wait: WaitForProcess answered asynchronously with ExitCode 143" "$(cat "$T/wait.out")"
 fi
@@ -253,7 +241,7 @@ t_wait_timeout() {
 	[ "$rc" = 1 ] && [ "$(last_req WaitForProcess | jq -r .Body.TimeoutInMs)" = 100 ] &&
 		grep -q "^error: 0xc0370109: " "$T/e" && ctl signal c1 "$p" KILL >/dev/null
 }
-check "wait --timeout MS: TimeoutInMs sent; the timeout HRESULT exits 1" t_wait_timeout
+check_out "wait --timeout MS: TimeoutInMs sent; the timeout HRESULT exits 1" t_wait_timeout
 
 settings='{"MountPath":"/run/layers/p0","Lun":1,"Controller":0,"ReadOnly":true}'
 t_modify() {
@@ -263,7 +251,7 @@ t_modify() {
 		ctl modify c1 --type VPMemDevice --settings '{"DeviceNumber":0}' >/dev/null &&
 		[ "$(last_req ModifySettings | jq -r .Body.Request.RequestType)" = Add ]
 }
-check "modify: ModifySettings with Request as an object (RequestType default Add)" t_modify
+check_out "modify: ModifySettings with Request as an object (RequestType default Add)" t_modify
 
 t_dump_stacks() {
 	local out
@@ -271,23 +259,23 @@ t_dump_stacks() {
 		fields DumpStacks 0x10100c01 ActivityId,ContainerId &&
 		[ "$(last_req DumpStacks | jq -r .Body.ContainerId)" = "$UVM" ]
 }
-check "dump-stacks: DumpStacks for the VM, prints the GuestStacks text" t_dump_stacks
+check_out "dump-stacks: DumpStacks for the VM, prints the GuestStacks text" t_dump_stacks
 
 t_graceful() {
 	ctl shutdown-graceful c1 >/dev/null && fields ShutdownGraceful 0x10100301 ActivityId,ContainerId &&
 		[ "$(last_req ShutdownGraceful | jq -r .Body.ContainerId)" = c1 ]
 }
-check "shutdown-graceful ID: ShutdownGraceful for the container" t_graceful
+check_out "shutdown-graceful ID: ShutdownGraceful for the container" t_graceful
 t_forced() {
 	ctl shutdown-forced c1 | jq -e '.Result == 0' >/dev/null &&
 		fields ShutdownForced 0x10100401 ActivityId,ContainerId &&
 		[ "$(last_req ShutdownForced | jq -r .Body.ContainerId)" = c1 ]
 }
-check "shutdown-forced ID: ShutdownForced for the container, answered" t_forced
+check_out "shutdown-forced ID: ShutdownForced for the container, answered" t_forced
 t_delete() {
 	ctl delete c1 >/dev/null && fields DeleteContainerState 0x10100d01 ActivityId,ContainerId
 }
-check "delete: DeleteContainerState" t_delete
+check_out "delete: DeleteContainerState" t_delete
 count_neg() { jq -c 'select(.Name == "NegotiateProtocol")' "$REC" | wc -l; }
 t_negotiate() {
 	local before
@@ -295,9 +283,9 @@ t_negotiate() {
 	ctl negotiate | jq -e '.Version == 4' >/dev/null && [ "$(count_neg)" -eq $((before + 1)) ] &&
 		[ "$(connections)" = 1 ]
 }
-check "negotiate: NegotiateProtocol again on the same connection" t_negotiate
+check_out "negotiate: NegotiateProtocol again on the same connection" t_negotiate
 t_hex() { ctl request 0x10100c01 '{}' | jq -e .GuestStacks >/dev/null; }
-check "request takes a hex message id" t_hex
+check_out "request takes a hex message id" t_hex
 
 # --- out-of-order responses ----------------------------------------------
 
@@ -311,18 +299,18 @@ act1=$(jq -r 'select(.Body.Tag == "first") | .Body.ActivityId' "$REC")
 act2=$(jq -r 'select(.Body.Tag == "second") | .Body.ActivityId' "$REC")
 if [ "$first_rc" = 0 ] && [ "$(jq -r .ActivityId "$T/first.out")" = "$act1" ] &&
 	[ "$(jq -r .ActivityId <<<"$second")" = "$act2" ] && [ "$act1" != "$act2" ]; then
-	ok "responses answered out of order reach the right requests"
+	tap_ok "responses answered out of order reach the right requests"
 else
 	not_ok "responses answered out of order reach the right requests" "$(cat "$T/first.out")" "$second"
 fi
 
 t_split() { ctl request DumpStacks '{"FakeGuest":{"Action":"split"}}' | jq -e .GuestStacks >/dev/null; }
-check "a response split into 1-byte writes is reassembled" t_split
+check_out "a response split into 1-byte writes is reassembled" t_split
 t_unknown_id() {
 	ctl request DumpStacks '{"FakeGuest":{"Action":"unknown-id"}}' | jq -e .GuestStacks >/dev/null &&
 		[ "$(connections)" = 1 ] && grep -q "unknown request id" "$T/serve.err"
 }
-check "a response for an unknown id is ignored (logged), the real one delivered" t_unknown_id
+check_out "a response for an unknown id is ignored (logged), the real one delivered" t_unknown_id
 
 # --- notifications -------------------------------------------------------
 
@@ -331,12 +319,12 @@ follow_pid=$!
 ctl request DumpStacks '{"FakeGuest":{"Action":"notify","ContainerId":"c7"}}' >/dev/null
 if ev=$(ctl events) && [ "$(jq -r 'select(.ContainerId == "c7") | .Type' <<<"$ev")" = GracefulExit ] &&
 	[ "$(jq -r 'select(.ContainerId == "c7") | .Operation' "$T/events.jsonl")" = None ]; then
-	ok "a notification appears in events and in the events file"
+	tap_ok "a notification appears in events and in the events file"
 else
 	not_ok "a notification appears in events and in the events file" "${ev:-}"
 fi
 if wait_for "follow output" grep -q '"c7"' "$T/follow.out"; then
-	ok "events --follow streams new notifications"
+	tap_ok "events --follow streams new notifications"
 else
 	not_ok "events --follow streams new notifications" "$(cat "$T/follow.out")"
 fi
@@ -353,7 +341,7 @@ bad_frame() {
 	ctl request DumpStacks "$1" >/dev/null 2>"$T/bad.err" || rc=$?
 	if [ "$rc" = 3 ] && ctl wait-ready --connections $((before + 1)) --timeout 10 >/dev/null &&
 		[ "$(connections)" = $((before + 1)) ] && kill -0 "$SERVE_PID"; then
-		ok "$2"
+		tap_ok "$2"
 	else
 		not_ok "$2" "rc=$rc" "$(cat "$T/bad.err")" "$(tail -n 3 "$T/serve.err")"
 	fi
@@ -364,7 +352,7 @@ bad_frame '{"FakeGuest":{"Action":"bad-size","Size":70000}}' \
 	"frame with Size 70000 (> 64 KiB) drops the connection; serve accepts the next one"
 bad_frame '{"FakeGuest":{"Action":"bad-json"}}' \
 	"response that is not JSON fails the request (exit 3) and drops the connection"
-check "serve logged why it dropped them" \
+check_out "serve logged why it dropped them" \
 	grep -q "Size 70000 outside \[16, 65536\]" "$T/serve.err"
 
 before=$(connections)
@@ -373,7 +361,7 @@ fake_closed() { rec_has ".Event == \"closed\" and .Conn == $fake_conn"; }
 if out=$(ctl drop-bridge) && [ "$(jq -r .connection <<<"$out")" = "$before" ] &&
 	wait_for "fake saw the close" fake_closed &&
 	ctl wait-ready --connections $((before + 1)) --timeout 10 >/dev/null; then
-	ok "drop-bridge closes the connection; wait-ready --connections N+1 sees the reconnect"
+	tap_ok "drop-bridge closes the connection; wait-ready --connections N+1 sees the reconnect"
 else
 	not_ok "drop-bridge closes the connection; wait-ready --connections N+1 sees the reconnect" "${out:-}"
 fi
@@ -385,7 +373,7 @@ head -c 5000000 /dev/urandom >"$T/in.bin"
 rc=0
 ctl exec c2 -- cat 7 <"$T/in.bin" >"$T/out.bin" 2>"$T/exec.err" || rc=$?
 if [ "$rc" = 7 ] && cmp -s "$T/in.bin" "$T/out.bin"; then
-	ok "exec relays 5 MB stdin → stdout byte-exact (files) and exits with the process's code"
+	tap_ok "exec relays 5 MB stdin → stdout byte-exact (files) and exits with the process's code"
 else
 	not_ok "exec relays 5 MB stdin → stdout byte-exact (files) and exits with the process's code" \
 		"rc=$rc size=$(stat -c %s "$T/out.bin")" "$(cat "$T/exec.err")"
@@ -394,7 +382,7 @@ fi
 want=$(sha256sum <"$T/in.bin" | cut -d' ' -f1)
 got=$(cat "$T/in.bin" | ctl exec c2 -- cat | sha256sum | cut -d' ' -f1)
 if [ "$want" = "$got" ]; then
-	ok "exec relays 5 MB through pipes with back-pressure (sha256 equal)"
+	tap_ok "exec relays 5 MB through pipes with back-pressure (sha256 equal)"
 else
 	not_ok "exec relays 5 MB through pipes with back-pressure (sha256 equal)" "$want vs $got"
 fi
@@ -406,13 +394,13 @@ if [ "$(jq -r '.Body.Settings | keys | join(",")' <<<"$ex")" = ProcessParameters
 	[ "$(jq -c '[.CreateStdInPipe, .CreateStdOutPipe, .CreateStdErrPipe, .EmulateConsole, .OciProcess.args, .OciProcess.cwd]' <<<"$pp")" = '[true,true,true,false,["cat"],"/"]' ] &&
 	jq -e '.OciProcess.env | index("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")' <<<"$pp" >/dev/null &&
 	jq -e '.Body.Settings.VsockStdioRelaySettings | [.StdIn, .StdOut, .StdErr] | (unique | length == 3) and all(. >= 1073741825)' <<<"$ex" >/dev/null; then
-	ok "exec: ExecuteProcess with ProcessParameters (OciProcess) and three distinct stdio ports"
+	tap_ok "exec: ExecuteProcess with ProcessParameters (OciProcess) and three distinct stdio ports"
 else
 	not_ok "exec: ExecuteProcess with ProcessParameters (OciProcess) and three distinct stdio ports" "$ex"
 fi
 ports_all=$(jq -c 'select(.Name == "ExecuteProcess") | .Body.Settings.VsockStdioRelaySettings | .StdIn, .StdOut, .StdErr | select(. != null)' "$REC" | sort)
 if [ "$(uniq -d <<<"$ports_all")" = "" ]; then
-	ok "stdio ports are unique within this serve"
+	tap_ok "stdio ports are unique within this serve"
 else
 	not_ok "stdio ports are unique within this serve" "$ports_all"
 fi
@@ -424,7 +412,7 @@ if [ "$rc" = 0 ] && [ "$out" = "hi there" ] &&
 	[ "$(jq -c '[.CommandArgs, .CreateInUtilityVM, .WorkingDirectory, .Environment.FOO, .User, .CreateStdInPipe]' <<<"$pp")" = '[["echo","hi","there"],true,"/tmp","bar","1000",false]' ] &&
 	[ "$(last_req ExecuteProcess | jq -r .Body.ContainerId)" = "$UVM" ] &&
 	[ "$(last_req ExecuteProcess | jq -r '.Body.Settings.VsockStdioRelaySettings | has("StdIn")')" = false ]; then
-	ok "exec --uvm: CommandArgs, Environment, WorkingDirectory, CreateInUtilityVM; -n: no stdin"
+	tap_ok "exec --uvm: CommandArgs, Environment, WorkingDirectory, CreateInUtilityVM; -n: no stdin"
 else
 	not_ok "exec --uvm: CommandArgs, Environment, WorkingDirectory, CreateInUtilityVM; -n: no stdin" "rc=$rc out=$out" "$pp"
 fi
@@ -432,11 +420,11 @@ fi
 rc=0
 ctl exec c2 -- stderr to-stderr </dev/null >"$T/o" 2>"$T/e" || rc=$?
 t_stderr() { [ "$rc" = 0 ] && [ ! -s "$T/o" ] && [ "$(cat "$T/e")" = to-stderr ]; }
-check "exec relays the process's stderr to ours" t_stderr
+check_out "exec relays the process's stderr to ours" t_stderr
 
 rc=0
 ctl exec c2 -- exit 42 </dev/null || rc=$?
-check "exec exits with the process's exit code (42)" test "$rc" = 42
+check_out "exec exits with the process's exit code (42)" test "$rc" = 42
 
 rc=0
 ctl exec --pid-file "$T/pid" c2 -- exit 0 </dev/null || rc=$?
@@ -445,10 +433,10 @@ t_pid_file() {
 		[ "$(cat "$T/pid")" = "$(last_req WaitForProcess | jq -r .Body.ProcessId)" ] &&
 		[ "$(cat "$T/pid")" -gt 0 ]
 }
-check "exec --pid-file: the ProcessId the guest answered, the one then waited for" t_pid_file
+check_out "exec --pid-file: the ProcessId the guest answered, the one then waited for" t_pid_file
 rc=0
 ctl exec --pid-file "$T/no/such/dir/pid" c2 -- exit 0 </dev/null 2>"$T/e" || rc=$?
-check "exec --pid-file in a missing directory: transport error (3), says why" \
+check_out "exec --pid-file in a missing directory: transport error (3), says why" \
 	bash -c "[ $rc = 3 ] && grep -q 'pid-file' '$T/e'"
 
 rc=0
@@ -460,7 +448,7 @@ t_tty() {
 		jq -e '.OciProcess.env | index("TERM=xterm")' <<<"$pp" >/dev/null &&
 		[ "$(last_req ExecuteProcess | jq -r '.Body.Settings.VsockStdioRelaySettings | has("StdErr")')" = false ]
 }
-check "exec --tty: EmulateConsole, no stderr pipe, TERM set" t_tty
+check_out "exec --tty: EmulateConsole, no stderr pipe, TERM set" t_tty
 
 # --tty under a real pty (script(1)): raw mode, initial size, SIGWINCH.
 if command -v script >/dev/null; then
@@ -486,13 +474,13 @@ if command -v script >/dev/null; then
 	csize=$(last_req ExecuteProcess | jq -c '.Body.Settings.ProcessParameters | fromjson | .OciProcess.consoleSize')
 	if [ "$sizes" = "[30,100] [40,120]" ] && [ "$csize" = '{"height":30,"width":100}' ] &&
 		grep -q "rc=0" <<<"$tty_out" && grep -q restored <<<"$tty_out"; then
-		ok "exec --tty on a terminal: consoleSize, ResizeConsole on start and on SIGWINCH, terminal restored"
+		tap_ok "exec --tty on a terminal: consoleSize, ResizeConsole on start and on SIGWINCH, terminal restored"
 	else
 		not_ok "exec --tty on a terminal: consoleSize, ResizeConsole on start and on SIGWINCH, terminal restored" \
 			"sizes=$sizes consoleSize=$csize" "$tty_out"
 	fi
 else
-	ok "exec --tty on a terminal # SKIP script(1) not installed"
+	tap_ok "exec --tty on a terminal # SKIP script(1) not installed"
 fi
 
 # SIGTERM to exec goes to the process once (SignalProcess), exec then
@@ -509,7 +497,7 @@ kill -TERM "$exec_pid"
 rc=0
 wait "$exec_pid" || rc=$?
 if [ "$rc" = 143 ] && [ "$(last_req SignalProcess | jq -c '.Body.Options')" = '{"Signal":15}' ]; then
-	ok "exec forwards SIGTERM as SignalProcess and exits 128+15"
+	tap_ok "exec forwards SIGTERM as SignalProcess and exits 128+15"
 else
 	not_ok "exec forwards SIGTERM as SignalProcess and exits 128+15" "rc=$rc" "$(last_req SignalProcess)"
 fi
@@ -519,20 +507,20 @@ fi
 rc=0
 ctl start nope >/dev/null 2>"$T/e" || rc=$?
 t_hresult() { [ "$rc" = 1 ] && grep -qx "error: 0xc037010e: container nope not found" "$T/e"; }
-check "HRESULT error: exit 1 and 'error: 0x........: message' on stderr" t_hresult
+check_out "HRESULT error: exit 1 and 'error: 0x........: message' on stderr" t_hresult
 rc=0
 ctl exec nope -- echo x </dev/null 2>"$T/e" || rc=$?
-check "exec into a missing container: exit 1" test "$rc" = 1
+check_out "exec into a missing container: exit 1" test "$rc" = 1
 
 usage_rc() { local rc=0; ctl "$@" >/dev/null 2>&1 || rc=$?; [ "$rc" = 2 ]; }
-check "bad JSON from the user: exit 2" usage_rc create c3 --config '{"oops'
-check "body that is not an object: exit 2" usage_rc request DumpStacks '[1]'
-check "unknown message name: exit 2" usage_rc request Bogus '{}'
-check "missing arguments: exit 2" usage_rc wait c1
-check "unknown command: exit 2" usage_rc frobnicate
-check "unknown option: exit 2" usage_rc status --bogus
-check "bad signal name: exit 2" usage_rc signal c1 1 SIGNOPE
-check "--help on a subcommand: exit 0" "$LCOWCTL" exec --help
+check_out "bad JSON from the user: exit 2" usage_rc create c3 --config '{"oops'
+check_out "body that is not an object: exit 2" usage_rc request DumpStacks '[1]'
+check_out "unknown message name: exit 2" usage_rc request Bogus '{}'
+check_out "missing arguments: exit 2" usage_rc wait c1
+check_out "unknown command: exit 2" usage_rc frobnicate
+check_out "unknown option: exit 2" usage_rc status --bogus
+check_out "bad signal name: exit 2" usage_rc signal c1 1 SIGNOPE
+check_out "--help on a subcommand: exit 0" "$LCOWCTL" exec --help
 t_help_all() {
 	local c
 	for c in serve exec wait-ready status negotiate request create start shutdown-graceful \
@@ -541,12 +529,12 @@ t_help_all() {
 	done
 	"$LCOWCTL" --help | grep -q "^usage: lcowctl"
 }
-check "--help on everything: exit 0 with a usage text" t_help_all
+check_out "--help on everything: exit 0 with a usage text" t_help_all
 
 rc=0
 "$LCOWCTL" -c "$T/nothing.ctl" status >/dev/null 2>"$T/e" || rc=$?
 t_no_serve() { [ "$rc" = 3 ] && grep -q 'is `lcowctl serve` running?' "$T/e"; }
-check "serve not running: exit 3 with a clear message" t_no_serve
+check_out "serve not running: exit 3 with a clear message" t_no_serve
 
 # garbage on the control socket: an error line back, serve keeps going.
 printf 'garbage\n{"op":"status","tag":7}\n{"op":"nope"}\n' | "$FAKE" raw "$BASE.ctl" >"$T/raw.out"
@@ -556,7 +544,7 @@ t_garbage() {
 		sed -n 3p "$T/raw.out" | jq -e '.ok == false' >/dev/null && kill -0 "$SERVE_PID" &&
 		ctl status >/dev/null
 }
-check "garbage on the control socket gets an error reply; serve continues (half-close answered)" t_garbage
+check_out "garbage on the control socket gets an error reply; serve continues (half-close answered)" t_garbage
 
 # --- VM shutdown, serve without a guest, timeouts ---------------------------
 
@@ -564,7 +552,7 @@ conn=$(connections)
 if out=$(ctl shutdown-forced --wait) && [ "$(head -n 1 <<<"$out" | jq -r .sent)" = true ] &&
 	[ "$(tail -n 1 <<<"$out" | jq -c '[.closed, .connection]')" = "[true,$conn]" ] &&
 	[ "$(last_req ShutdownForced | jq -r .Body.ContainerId)" = "$UVM" ]; then
-	ok "shutdown-forced (VM): returns once written; --wait until the connection closes"
+	tap_ok "shutdown-forced (VM): returns once written; --wait until the connection closes"
 else
 	not_ok "shutdown-forced (VM): returns once written; --wait until the connection closes" "${out:-}"
 fi
@@ -574,10 +562,10 @@ FAKE_PID=
 rc=0
 ctl dump-stacks >/dev/null 2>"$T/e" || rc=$?
 t_no_guest() { [ "$rc" = 3 ] && grep -q "no bridge connection" "$T/e"; }
-check "request without a guest connection: exit 3" t_no_guest
+check_out "request without a guest connection: exit 3" t_no_guest
 rc=0
 ctl wait-ready --connections 99 --timeout 0.3 >/dev/null 2>&1 || rc=$?
-check "wait-ready --timeout: exit 3 when nothing connects" test "$rc" = 3
+check_out "wait-ready --timeout: exit 3 when nothing connects" test "$rc" = 3
 
 # A guest that refuses negotiation: wait-ready reports the HRESULT.
 conn=$(connections)
@@ -585,7 +573,7 @@ start_fake --negotiate-result 0xC037010C
 rc=0
 ctl wait-ready --connections $((conn + 1)) --timeout 10 >/dev/null 2>"$T/e" || rc=$?
 t_refused() { [ "$rc" = 1 ] && grep -q "^error: 0xc037010c:" "$T/e" && [ "$(ctl status | jq .negotiated)" = false ]; }
-check "refused negotiation: wait-ready exits 1 with the HRESULT" t_refused
+check_out "refused negotiation: wait-ready exits 1 with the HRESULT" t_refused
 kill "$FAKE_PID"
 wait "$FAKE_PID" 2>/dev/null || true
 FAKE_PID=
@@ -608,7 +596,7 @@ kill "${follow_pids[@]}" 2>/dev/null || true
 wait "${follow_pids[@]}" 2>/dev/null || true
 if grep -q "out of file descriptors" "$T/small.err" && [ $((cpu_after - cpu_before)) -lt 10 ] &&
 	timeout 10 "$LCOWCTL" --uds "$T/small" status >/dev/null; then
-	ok "out of fds: serve sheds connections without spinning, then recovers"
+	tap_ok "out of fds: serve sheds connections without spinning, then recovers"
 else
 	not_ok "out of fds: serve sheds connections without spinning, then recovers" \
 		"cpu ticks in 0.5 s: $((cpu_after - cpu_before))" "$(tail -n 3 "$T/small.err")"
@@ -627,7 +615,7 @@ if grep -qx 'lcowctl: ready' "$T/vsock.out"; then
 	vports=$(printf '{"op":"alloc-ports","count":3}\n' | "$FAKE" raw "$T/vsock.ctl" || true)
 	if [ "$(jq -r .transport <<<"$vst")" = vsock ] && [ "$(jq -r .transport <<<"$vports")" = vsock ] &&
 		[ "$(jq -c .ports <<<"$vports")" = "[1073741825,1073741826,1073741827]" ]; then
-		ok "serve --vsock listens on AF_VSOCK and hands out vsock stdio ports"
+		tap_ok "serve --vsock listens on AF_VSOCK and hands out vsock stdio ports"
 	else
 		not_ok "serve --vsock listens on AF_VSOCK and hands out vsock stdio ports" "$vst" "$vports"
 	fi
@@ -635,7 +623,7 @@ if grep -qx 'lcowctl: ready' "$T/vsock.out"; then
 	wait "$vpid" || true
 else
 	wait "$vpid" 2>/dev/null || true
-	ok "serve --vsock # SKIP no usable AF_VSOCK here: $(head -n 1 "$T/vsock.err")"
+	tap_ok "serve --vsock # SKIP no usable AF_VSOCK here: $(head -n 1 "$T/vsock.err")"
 fi
 
 kill -TERM "$SERVE_PID"
@@ -643,6 +631,7 @@ rc=0
 wait "$SERVE_PID" || rc=$?
 SERVE_PID=
 t_sigterm() { [ "$rc" = 0 ] && [ ! -e "${BASE}_1" ] && [ ! -e "${BASE}_109" ] && [ ! -e "${BASE}_1073741824" ] && [ ! -e "$BASE.ctl" ]; }
-check "SIGTERM: serve exits 0 and removes its sockets" t_sigterm
+check_out "SIGTERM: serve exits 0 and removes its sockets" t_sigterm
 
-finish
+plan "$tap_n"
+done_testing
