@@ -58,16 +58,23 @@ stock_kernel() {
 	echo "$k"
 }
 
-# The machine and command line (kernel-phase.sh) are stated in the report.
+# The machines and command line (kernel-phase.sh) are stated in the report.
+# Every figure is taken on both machines: q35, on which every kernel also
+# boots Hyper-V-like, and microvm, closer to a generation 2 VM.
 . "$ROOT/qemu-tests/bench/kernel-phase.sh"
-machine_desc="qemu-system-x86_64 ${KP_QEMU_ARGS[*]} -m 256, SeaBIOS -kernel; command line: $KP_CMDLINE [noapictimer] -- $KP_PROGRAM"
-# Each kernel boots twice per run: as is, and with `noapictimer`, the
-# stand-in for what Hyper-V gives and TCG cannot.  Under TCG the kernel must
-# calibrate the local APIC timer (100 ms of polling against the TSC, then
-# 100 ms verifying it); on Hyper-V it reads the frequency from
-# HV_X64_MSR_APIC_FREQUENCY and skips both (KVM guests use the TSC deadline
-# timer, which TCG does not emulate).  qemu-tests/bench/optimisations.md.
-HYPERV_LIKE="noapictimer"
+# Each kernel boots twice per run: as is, and with KP_HYPERV_LIKE, the
+# stand-in for what Hyper-V gives and TCG cannot: the local APIC timer's
+# frequency.  Under TCG the kernel must calibrate that timer (100 ms of
+# polling against the TSC, and on q35 100 ms verifying it); on Hyper-V it
+# reads the frequency from HV_X64_MSR_APIC_FREQUENCY and skips both (KVM
+# guests use the TSC deadline timer, which TCG does not emulate).
+# qemu-tests/bench/optimisations.md.  hv_args NAME: that stand-in for kernel
+# NAME on this machine, empty when NAME cannot take it.
+hv_args() {
+	[ "$KP_MACHINE" = q35 ] || [ "$1" = lcow ] || return 0
+	echo "$KP_HYPERV_LIKE"
+}
+HV_CANNOT="cannot: microvm has no PIT for noapictimer, and this kernel takes no lapic_timer_freq="
 
 # boot_once KERNEL LOG [ARGS] -> prints "<icount seconds to /init> <wall seconds>
 # <the same on the TSC clock>" (null where the console lacks it).
@@ -121,70 +128,91 @@ fc_cannot=
 	fc_cannot="skipped: not cached; FIRECRACKER_CONFIG=<Firecracker's resources/guest_configs/microvm-kernel-ci-x86_64-6.1.config> qemu-tests/bench/peer-kernel.sh firecracker builds it (the file is not in this project: it may not be copied, and this machine is offline)"
 peer firecracker "$fc_cannot"
 
-results='{}'
-for name in $(printf '%s\n' "${!kernels[@]}" | sort); do
-	for f in icount tsc wall hv.icount hv.tsc; do : >"$work/$name.$f"; done
-	for i in $(seq 1 "$runs"); do
-		read -r ti tw tt < <(boot_once "${kernels[$name]}" "$work/$name.$i.log")
-		echo "$ti" >>"$work/$name.icount"
-		echo "$tt" >>"$work/$name.tsc"
-		echo "$tw" >>"$work/$name.wall"
-		echo "boot-bench: $name run $i: kernel start -> /init ${ti} s icount (printk), ${tt} s (TSC), ${tw} s wall" >&2
-		read -r ti tw tt < <(boot_once "${kernels[$name]}" "$work/$name.$i.hv.log" "$HYPERV_LIKE")
-		echo "$ti" >>"$work/$name.hv.icount"
-		echo "$tt" >>"$work/$name.hv.tsc"
-		echo "boot-bench: $name run $i, $HYPERV_LIKE: kernel start -> /init ${ti} s icount (printk), ${tt} s (TSC), ${tw} s wall" >&2
+# bench_init: kernel start -> /init for every kernel on KP_MACHINE, as is and
+# Hyper-V-like; sets results (JSON).  Files in $work/$KP_MACHINE.
+bench_init() {
+	local name i ti tw tt hv r w=$work/$KP_MACHINE
+	mkdir -p "$w"
+	results='{}'
+	for name in $(printf '%s\n' "${!kernels[@]}" | sort); do
+		for f in icount tsc wall hv.icount hv.tsc; do : >"$w/$name.$f"; done
+		hv=$(hv_args "$name")
+		for i in $(seq 1 "$runs"); do
+			read -r ti tw tt < <(boot_once "${kernels[$name]}" "$w/$name.$i.log")
+			echo "$ti" >>"$w/$name.icount"
+			echo "$tt" >>"$w/$name.tsc"
+			echo "$tw" >>"$w/$name.wall"
+			echo "boot-bench: $KP_MACHINE: $name run $i: kernel start -> /init ${ti} s icount (printk), ${tt} s (TSC), ${tw} s wall" >&2
+			[ -n "$hv" ] || continue
+			read -r ti tw tt < <(boot_once "${kernels[$name]}" "$w/$name.$i.hv.log" "$hv")
+			echo "$ti" >>"$w/$name.hv.icount"
+			echo "$tt" >>"$w/$name.hv.tsc"
+			echo "boot-bench: $KP_MACHINE: $name run $i, $hv: kernel start -> /init ${ti} s icount (printk), ${tt} s (TSC), ${tw} s wall" >&2
+		done
+		r=$(jq -n --arg k "${kernels[$name]}" --argjson ic "$(stats <"$w/$name.icount")" \
+			--argjson wall "$(stats <"$w/$name.wall")" \
+			--arg ver "$(sed -n 's/^\[ *[0-9.]*\] Linux version \([^ ]*\).*/\1/p' "$w/$name.1.log" | head -1)" \
+			--argjson bytes "$(stat -c %s "${kernels[$name]}")" \
+			--argjson tsc "$(stats <"$w/$name.tsc")" \
+			--argjson hvic "$(stats <"$w/$name.hv.icount")" \
+			--argjson hvtsc "$(stats <"$w/$name.hv.tsc")" --arg hvargs "$hv" --arg cannot "$HV_CANNOT" \
+			'{kernel: $k, version: $ver, kernel_bytes: $bytes, kernel_to_init_icount_s: $ic,
+			  kernel_to_init_tsc_icount_s: $tsc, boot_wall_s: $wall,
+			  hyperv_like: (if $hvargs == "" then {not_run: $cannot} else
+				{args: $hvargs, kernel_to_init_icount_s: $hvic,
+				 kernel_to_init_tsc_icount_s: $hvtsc} end)}')
+		results=$(jq --arg n "$name" --argjson r "$r" '.[$n] = $r' <<<"$results")
 	done
-	r=$(jq -n --arg k "${kernels[$name]}" --argjson ic "$(stats <"$work/$name.icount")" \
-		--argjson wall "$(stats <"$work/$name.wall")" \
-		--arg ver "$(sed -n 's/^\[ *[0-9.]*\] Linux version \([^ ]*\).*/\1/p' "$work/$name.1.log" | head -1)" \
-		--argjson bytes "$(stat -c %s "${kernels[$name]}")" \
-		--argjson tsc "$(stats <"$work/$name.tsc")" \
-		--argjson hvic "$(stats <"$work/$name.hv.icount")" \
-		--argjson hvtsc "$(stats <"$work/$name.hv.tsc")" --arg hvargs "$HYPERV_LIKE" \
-		'{kernel: $k, version: $ver, kernel_bytes: $bytes, kernel_to_init_icount_s: $ic,
-		  kernel_to_init_tsc_icount_s: $tsc, boot_wall_s: $wall,
-		  hyperv_like: {args: $hvargs, kernel_to_init_icount_s: $hvic,
-				kernel_to_init_tsc_icount_s: $hvtsc}}')
-	results=$(jq --arg n "$name" --argjson r "$r" '.[$n] = $r' <<<"$results")
-done
+	results=$(ratios_init <<<"$results")
+}
 
 # How many times longer each peer takes than ours, on the TSC clock (the
 # printk clock where the TSC one is missing), as is and Hyper-V-like.
-results=$(jq 'def t(v): (v.kernel_to_init_tsc_icount_s.median // v.kernel_to_init_icount_s.median);
+ratios_init() {
+	jq 'def t(v): (v.kernel_to_init_tsc_icount_s.median // v.kernel_to_init_icount_s.median);
 	def ratio(a; b): if a == null or b == null or b == 0 then null else (a / b * 100 | round / 100) end;
 	. as $all | with_entries(if .key == "lcow" or $all.lcow == null then . else
 		.value.times_lcow = ratio(t(.value); t($all.lcow)) |
-		.value.hyperv_like.times_lcow = ratio(t(.value.hyperv_like); t($all.lcow.hyperv_like)) end)' <<<"$results")
+		.value.hyperv_like.times_lcow = ratio(t(.value.hyperv_like); t($all.lcow.hyperv_like)) end)'
+}
 
 # Kernel start -> NegotiateProtocol answered, the phase the targets name, for
 # every kernel that can get there: the same machine and initrd with the
 # product's host side (scripts/run-vm --boot bios --host: lcow-vsockd,
 # lcowctl serve), the host's command line (`quiet` included), the agent's
-# CLOCK_BOOTTIME on its NegotiateProtocol response.  That clock's zero is
-# the sched_clock zero (timekeeping_init takes local_clock() as the boot
-# offset), i.e. kernel start as above.  Host-paced: the dial and the
-# answer wait for the host, and under sleep=off a wait costs a jump to the
-# guest's next timer deadline (qemu-tests/bench/optimisations.md).
+# CLOCK_BOOTTIME on its NegotiateProtocol response put on the TSC clock of
+# the /init figures: BOOTTIME starts at sched_clock's zero (timekeeping_init
+# takes local_clock() as the boot offset) but loses the time the kernel
+# spends without timer ticks before the TSC clocksource is switched in, so
+# the kernel log, read over the bridge once negotiated, gives that lag
+# (kp_boottime_lag_ns): ~3 ms on q35, ~10 ms on microvm, the calibration's
+# 110 ms there as is.  Host-paced: the dial and the answer wait for the
+# host, and under sleep=off a wait costs a jump to the guest's next timer
+# deadline (qemu-tests/bench/optimisations.md).
 #
-# Debian's kernel has virtio-pci and vsock as modules: its initrd gets them
+# Debian's kernel has virtio-pci (microvm: virtio-mmio) and vsock as
+# modules: its initrd gets them
 # after a zero word (the LZ4 archive's end) as a second, plain cpio, and
 # `bench-probe modules` loads them before the product's chain, as a modular
 # kernel's initramfs must.  init's entropy read (-e 1) comes before the
 # modules and finds no vsock there: it is off the critical path (init reads
 # it beside the program) and only logged.  defconfig has no vsock at all.
-NEG_MODULES=(drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev
-	drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci net/vmw_vsock/vsock
-	net/vmw_vsock/vmw_vsock_virtio_transport_common net/vmw_vsock/vmw_vsock_virtio_transport)
+NEG_MODULES=(drivers/virtio/virtio_ring drivers/virtio/virtio)
+NEG_MODULES_q35=(drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev
+	drivers/virtio/virtio_pci)
+NEG_MODULES_microvm=(drivers/virtio/virtio_mmio)
+NEG_MODULES_VSOCK=(net/vmw_vsock/vsock net/vmw_vsock/vmw_vsock_virtio_transport_common
+	net/vmw_vsock/vmw_vsock_virtio_transport)
 # run-vm's default init arguments, the product's chain.
 NEG_CHAIN=(/bin/vsockexec -e 109 /bin/gcs -v4 -log-format json -loglevel debug)
 
-# neg_bootfiles NAME KERNEL: the boot-files directory $work/neg-NAME for
-# run-vm, and in neg_init_args[NAME] init's arguments when they are not
+# neg_bootfiles NAME KERNEL: the boot-files directory $work/KP_MACHINE/neg-NAME
+# for run-vm, and in neg_init_args[NAME] init's arguments when they are not
 # run-vm's default; fails with a reason on stderr.
 declare -A neg_init_args=()
 neg_bootfiles() {
-	local name=$1 kernel=$2 bf=$work/neg-$name
+	local name=$1 kernel=$2 bf=$work/$KP_MACHINE/neg-$name
+	local -n machine_modules=NEG_MODULES_$KP_MACHINE
 	mkdir -p "$bf"
 	ln -sf "$kernel" "$bf/kernel"
 	neg_init_args[$name]=
@@ -197,7 +225,7 @@ neg_bootfiles() {
 	[ -x "$probe" ] || { echo "no $probe (run ./build.sh)" >&2; return 1; }
 	mkdir -p "$bf/extra/peer/modules"
 	cp "$probe" "$bf/extra/peer/bench-probe"
-	for m in "${NEG_MODULES[@]}"; do
+	for m in "${NEG_MODULES[@]}" "${machine_modules[@]}" "${NEG_MODULES_VSOCK[@]}"; do
 		[ -r "$mdir/$m.ko" ] || { echo "no $m.ko in the package" >&2; return 1; }
 		cp "$mdir/$m.ko" "$bf/extra/peer/modules/"
 		args+=("/peer/modules/$(basename "$m").ko")
@@ -213,10 +241,11 @@ neg_bootfiles() {
 	neg_init_args[$name]="-e 1 /peer/bench-probe modules ${args[*]} ${NEG_CHAIN[*]}"
 }
 
-# negotiate_once NAME BOOTFILES [ARGS] -> "<guest s to the answer> <wall s
-# from QEMU start to the host seeing it>", or nothing (why on stderr).
+# negotiate_once NAME BOOTFILES [ARGS] -> "<guest s to the answer, TSC
+# clock> <wall s from QEMU start to the host seeing it>", or nothing (why on
+# stderr).
 negotiate_once() {
-	local name=$1 bf=$2 args=${3:-} vm=$work/neg-vm t0 t= wall=
+	local name=$1 bf=$2 args=${3:-} vm=$work/neg-vm t0 t= wall= lag=
 	local init_args=()
 	# shellcheck disable=SC2206  # words without spaces, split on purpose
 	[ -z "${neg_init_args[$name]}" ] || init_args=(-- ${neg_init_args[$name]})
@@ -226,47 +255,62 @@ negotiate_once() {
 		"$OUT/bin/lcowctl" -c "$vm/vm.sock.ctl" wait-ready --timeout 600 >/dev/null 2>"$vm.ready.err"; then
 		wall=$(echo "$(date +%s.%N) - $t0" | bc)
 		t=$(kp_negotiated_ns "$vm/gcs.log")
+		"$OUT/bin/lcowctl" -c "$vm/vm.sock.ctl" exec --uvm -- /bin/dmesg 2>/dev/null | tr -d '\r' >"$vm.dmesg" || true
+		lag=$(kp_boottime_lag_ns "$vm.dmesg")
+		[ -n "$lag" ] || { echo "boot-bench: $name: no \"sched_clock: Marking stable\" line in the kernel log to put BOOTTIME on the TSC clock" >&2; t=; }
 	else
 		echo "boot-bench: $name: no negotiated bridge: $(cat "$vm.ready.err" 2>/dev/null); console: $(tail -3 "$vm.console" 2>/dev/null | tr -d '\r')" >&2
 	fi
 	kp_vm_stop "$vm"
-	[ -n "$t" ] && awk -v t="$t" -v w="$wall" 'BEGIN { printf "%.6f %.3f\n", t / 1e9, w }'
+	[ -n "$t" ] && awk -v t="$t" -v l="$lag" -v w="$wall" 'BEGIN { printf "%.6f %.3f\n", (t + l) / 1e9, w }'
 }
 
-negotiate='{}'
-if [ -x "$OUT/bin/lcowctl" ] && [ -x "$OUT/bin/lcow-vsockd" ]; then
+# bench_negotiate: kernel start -> negotiated on KP_MACHINE for every kernel
+# with vsock, as is and Hyper-V-like, and our guest's own work; sets
+# negotiate and guest_work (JSON) and neg_machine.
+bench_negotiate() {
+	local name i v a hv tn tw w=$work/$KP_MACHINE
+	negotiate='{}'
+	guest_work=null
+	local pci="without pci=off (the vsock device is a PCI one here)"
+	[ "$KP_MACHINE" = q35 ] || pci="pci=off included (the vsock device is on virtio-mmio)"
+	neg_machine="scripts/run-vm --machine $KP_MACHINE --boot bios --host --icount --mem 256 --quiet --no-console (the machine above with a vhost-user vsock device, lcow-vsockd and lcowctl serve as the host); command line: the host's default (no console), $pci [$KP_HYPERV_LIKE] -- -e 1 ${NEG_CHAIN[*]}"
+	[ -x "$OUT/bin/lcowctl" ] && [ -x "$OUT/bin/lcow-vsockd" ] || return 0
 	for name in $(printf '%s\n' "${!kernels[@]}" | sort); do
 		if [ "$name" = defconfig ]; then
 			negotiate=$(jq --arg n "$name" '.[$n] = {not_run: "cannot: x86_64 defconfig has no vsock (CONFIG_VSOCKETS off, no modules built)"}' <<<"$negotiate")
 			continue
 		fi
-		if ! neg_bootfiles "$name" "${kernels[$name]}" 2>"$work/neg-$name.err"; then
-			negotiate=$(jq --arg n "$name" --arg why "not run: $(cat "$work/neg-$name.err")" '.[$n] = {not_run: $why}' <<<"$negotiate")
+		if ! neg_bootfiles "$name" "${kernels[$name]}" 2>"$w/neg-$name.err"; then
+			negotiate=$(jq --arg n "$name" --arg why "not run: $(cat "$w/neg-$name.err")" '.[$n] = {not_run: $why}' <<<"$negotiate")
 			continue
 		fi
-		for f in neg neg.wall neg.hv neg.hv.wall; do : >"$work/$name.$f"; done
+		hv=$(hv_args "$name")
+		for f in neg neg.wall neg.hv neg.hv.wall neg.err; do : >"$w/$name.$f"; done
 		for i in $(seq 1 "$runs"); do
 			for v in "" .hv; do
-				a=; [ -z "$v" ] || a=$HYPERV_LIKE
-				if read -r tn tw < <(negotiate_once "$name" "$work/neg-$name" "$a" 2>>"$work/$name.neg.err"); then
-					echo "$tn" >>"$work/$name.neg$v"
-					echo "$tw" >>"$work/$name.neg$v.wall"
-					echo "boot-bench: $name run $i${a:+, $a}: kernel start -> NegotiateProtocol answered ${tn} s icount (QEMU start -> seen by the host ${tw} s wall)" >&2
+				a=; [ -z "$v" ] || a=$hv
+				[ -z "$v" ] || [ -n "$a" ] || continue
+				if read -r tn tw < <(negotiate_once "$name" "$w/neg-$name" "$a" 2>>"$w/$name.neg.err"); then
+					echo "$tn" >>"$w/$name.neg$v"
+					echo "$tw" >>"$w/$name.neg$v.wall"
+					echo "boot-bench: $KP_MACHINE: $name run $i${a:+, $a}: kernel start -> NegotiateProtocol answered ${tn} s icount, TSC clock (QEMU start -> seen by the host ${tw} s wall)" >&2
 				fi
 			done
 		done
-		negotiate=$(jq --arg n "$name" --argjson ic "$(stats <"$work/$name.neg")" \
-			--argjson w "$(stats <"$work/$name.neg.wall")" \
-			--argjson hvic "$(stats <"$work/$name.neg.hv")" --argjson hvw "$(stats <"$work/$name.neg.hv.wall")" \
-			--arg hvargs "$HYPERV_LIKE" --arg init "${neg_init_args[$name]}" \
+		negotiate=$(jq --arg n "$name" --argjson ic "$(stats <"$w/$name.neg")" \
+			--argjson w "$(stats <"$w/$name.neg.wall")" \
+			--argjson hvic "$(stats <"$w/$name.neg.hv")" --argjson hvw "$(stats <"$w/$name.neg.hv.wall")" \
+			--arg hvargs "$hv" --arg cannot "$HV_CANNOT" --arg init "${neg_init_args[$name]}" \
 			'.[$n] = {kernel_to_negotiated_icount_s: $ic, qemu_start_to_negotiated_seen_wall_s: $w,
-				  hyperv_like: {args: $hvargs, kernel_to_negotiated_icount_s: $hvic,
-						qemu_start_to_negotiated_seen_wall_s: $hvw}}
+				  hyperv_like: (if $hvargs == "" then {not_run: $cannot} else
+					{args: $hvargs, kernel_to_negotiated_icount_s: $hvic,
+					 qemu_start_to_negotiated_seen_wall_s: $hvw} end)}
 			 | if $init == "" then . else .[$n].init_args = $init end' <<<"$negotiate")
 		# A failed boot says why in the report, not only in the log.
-		if [ -s "$work/$name.neg.err" ]; then
-			cat "$work/$name.neg.err" >&2
-			negotiate=$(jq --arg n "$name" --arg why "$(head -1 "$work/$name.neg.err" | cut -c1-300)" \
+		if [ -s "$w/$name.neg.err" ]; then
+			cat "$w/$name.neg.err" >&2
+			negotiate=$(jq --arg n "$name" --arg why "$(head -1 "$w/$name.neg.err" | cut -c1-300)" \
 				'.[$n].failed = $why' <<<"$negotiate")
 		fi
 	done
@@ -275,27 +319,37 @@ if [ -x "$OUT/bin/lcowctl" ] && [ -x "$OUT/bin/lcow-vsockd" ]; then
 		. as $all | with_entries(if .key == "lcow" or $all.lcow == null or .value.not_run then . else
 			.value.times_lcow = ratio(t(.value); t($all.lcow)) |
 			.value.hyperv_like.times_lcow = ratio(t(.value.hyperv_like); t($all.lcow.hyperv_like)) end)' <<<"$negotiate")
-fi
-# Our guest's own work in that phase, without the clock's jumps over its
-# idle waits for the host: the instructions it runs from kernel start until
-# the power-off the host asks for right after the negotiation
-# (insn-profile.sh --stack; Hyper-V-like, same machine).  An upper bound:
-# the ShutdownForced handling is in it.
-guest_work=null
-if [ -x "$OUT/bin/lcowctl" ] && [ -r "$OUT/build/kernel/System.map" ] &&
-	[ -r "$OUT/build/host/qemu-tests/bench/insn-profile.so" ]; then
-	: >"$work/guest-work"
+	# Our guest's own work in that phase, without the clock's jumps over
+	# its idle waits for the host: the instructions it runs from kernel
+	# start until the power-off the host asks for right after the
+	# negotiation (insn-profile.sh --stack; Hyper-V-like, same machine).
+	# An upper bound: the ShutdownForced handling is in it.
+	[ -r "$OUT/build/kernel/System.map" ] && [ -r "$OUT/build/host/qemu-tests/bench/insn-profile.so" ] || return 0
+	: >"$w/guest-work"
 	for i in $(seq 1 "$runs"); do
-		v=$("$ROOT/qemu-tests/bench/insn-profile.sh" --stack --mem 256 --append "$HYPERV_LIKE" --top 1 \
-			2>>"$work/guest-work.err" |
+		v=$(KP_MACHINE=$KP_MACHINE "$ROOT/qemu-tests/bench/insn-profile.sh" --stack --mem 256 \
+			--append "$KP_HYPERV_LIKE" --top 1 2>>"$w/guest-work.err" |
 			sed -n 's/^from kernel start (kernel text + user space): \([0-9.]*\) ms$/\1/p')
-		[ -n "$v" ] || { cat "$work/guest-work.err" >&2; continue; }
-		echo "boot-bench: lcow run $i, $HYPERV_LIKE: guest instructions kernel start -> power-off after the negotiation ${v} ms" >&2
-		awk -v v="$v" 'BEGIN { printf "%.6f\n", v / 1000 }' >>"$work/guest-work"
+		[ -n "$v" ] || { cat "$w/guest-work.err" >&2; continue; }
+		echo "boot-bench: $KP_MACHINE: lcow run $i, $KP_HYPERV_LIKE: guest instructions kernel start -> power-off after the negotiation ${v} ms" >&2
+		awk -v v="$v" 'BEGIN { printf "%.6f\n", v / 1000 }' >>"$w/guest-work"
 	done
-	guest_work=$(stats <"$work/guest-work")
-fi
-neg_machine="scripts/run-vm --boot bios --host --icount --mem 256 --quiet --no-console (the machine above with a vhost-user-vsock-pci device, lcow-vsockd and lcowctl serve as the host); command line: the host's default (no console) without pci=off (the vsock device is a PCI one here) [noapictimer] -- -e 1 ${NEG_CHAIN[*]}"
+	guest_work=$(stats <"$w/guest-work")
+}
+
+# bench_machine M -> one JSON object: the machine, /init and -> negotiated.
+bench_machine() {
+	kp_machine "$1"
+	bench_init
+	bench_negotiate
+	jq -n --arg machine "qemu-system-x86_64 ${KP_QEMU_ARGS[*]} -m 256, SeaBIOS -kernel; command line: $KP_CMDLINE [$KP_HYPERV_LIKE] -- $KP_PROGRAM" \
+		--arg hv "$KP_HYPERV_LIKE" --argjson boot "$results" --argjson neg "$negotiate" \
+		--arg neg_machine "$neg_machine" --argjson gw "$guest_work" \
+		'{machine: $machine, hyperv_like_args: $hv, boot: $boot,
+		  negotiate: {machine: $neg_machine, kernels: $neg, lcow_guest_work_hyperv_like_s: $gw}}'
+}
+q35=$(bench_machine q35)
+microvm=$(bench_machine microvm)
 
 # Wall time from QEMU start to a negotiated bridge, the full product stack.
 bridge_wall=null
@@ -326,44 +380,56 @@ peers_not_run='{}'
 for name in "${!not_run[@]}"; do
 	peers_not_run=$(jq --arg n "$name" --arg why "${not_run[$name]}" '.[$n] = $why' <<<"$peers_not_run")
 done
-jq -n --argjson boot "$results" --argjson fp "$footprint" --arg machine "$machine_desc" \
-	--argjson neg "$negotiate" --arg neg_machine "$neg_machine" --argjson gw "$guest_work" \
+# q35's figures at the top level (every kernel Hyper-V-like there), microvm's
+# beside them in the same shape.
+jq -n --argjson q35 "$q35" --argjson microvm "$microvm" --argjson fp "$footprint" \
 	--argjson runs "$runs" --argjson bridge "$bridge_wall" --arg date "$(date -u +%FT%TZ)" \
 	--argjson not_run "$peers_not_run" \
-	'{date:$date, machine:$machine, runs:$runs, boot:$boot, peers_not_run:$not_run,
-	  negotiate: {machine: $neg_machine, kernels: $neg, lcow_guest_work_hyperv_like_s: $gw},
+	'{date:$date, runs:$runs} + $q35 + {peers_not_run:$not_run, microvm:$microvm,
 	  qemu_start_to_bridge_negotiated_wall_s:$bridge, footprint_bytes:$fp}' >"$outdir/boot.json"
 
-{
-	echo "# Boot benchmark ($(date -u +%F))"
+# machine_md JQPATH TITLE: one machine's tables.
+machine_md() {
+	local m=$1 hv
+	hv=$(jq -r "$m.hyperv_like_args" "$outdir/boot.json")
+	echo "## $2"
 	echo
-	echo "Machine: \`$machine_desc\`; $runs run(s) each; init prints the kernel log (dmesg) and powers off."
+	echo "Machine: \`$(jq -r "$m.machine" "$outdir/boot.json")\`; $runs run(s) each; init prints the kernel log (dmesg) and powers off."
 	echo
-	echo "| kernel | kernel start → /init (icount, printk clock, median) | min–max | the same on the TSC clock (median) | × ours | Hyper-V-like ($HYPERV_LIKE), TSC clock | × ours | boot wall (median) |"
+	echo "| kernel | kernel start → /init (icount, printk clock, median) | min–max | the same on the TSC clock (median) | × ours | Hyper-V-like ($hv), TSC clock | × ours | boot wall (median) |"
 	echo "|---|---|---|---|---|---|---|---|"
 	jq -r 'def r: if . == null then "-" else . * 1e6 | round / 1e6 | tostring end;
 		def w: if . == null then "-" else . * 100 | round / 100 | tostring end;
 		def x: if . == null then "-" else "\(.)×" end;
-		.boot | to_entries[] | "| \(.key) | \(.value.kernel_to_init_icount_s.median | r) s | \(.value.kernel_to_init_icount_s.min | r)–\(.value.kernel_to_init_icount_s.max | r) s | \(.value.kernel_to_init_tsc_icount_s.median | r) s | \(.value.times_lcow | x) | \(.value.hyperv_like.kernel_to_init_tsc_icount_s.median | r) s | \(.value.hyperv_like.times_lcow | x) | \(.value.boot_wall_s.median | w) s |"' "$outdir/boot.json"
+		def hv: if .not_run then .not_run else "\(.kernel_to_init_tsc_icount_s.median | r) s" end;
+		'"$m"'.boot | to_entries[] | "| \(.key) | \(.value.kernel_to_init_icount_s.median | r) s | \(.value.kernel_to_init_icount_s.min | r)–\(.value.kernel_to_init_icount_s.max | r) s | \(.value.kernel_to_init_tsc_icount_s.median | r) s | \(.value.times_lcow | x) | \(.value.hyperv_like | hv) | \(.value.hyperv_like.times_lcow | x) | \(.value.boot_wall_s.median | w) s |"' "$outdir/boot.json"
 	jq -r '.peers_not_run | to_entries[] | "| \(.key) | \(.value) | | | | | | |"' "$outdir/boot.json"
 	echo
-	echo "Hyper-V-like: booted with \`$HYPERV_LIKE\`: under TCG the kernel calibrates the local APIC timer for 100 ms and verifies it for another 100 ms; on Hyper-V it reads the frequency from the hypervisor and skips both."
+	echo "Kernel start → NegotiateProtocol answered (\`$(jq -r "$m.negotiate.machine" "$outdir/boot.json")\`; icount, the agent's CLOCK_BOOTTIME put on the TSC clock):"
 	echo
-	echo "TSC clock: the printk time of /init less the offset logged by \"sched_clock: Marking stable\" (printk = raw sched_clock + that offset; raw sched_clock counts the TSC from tsc_early_init; the early printk clock follows jiffies-based timekeeping, which under TCG runs ahead)."
-	echo
-	echo "Kernel start → NegotiateProtocol answered (\`$neg_machine\`; icount, the agent's CLOCK_BOOTTIME):"
-	echo
-	echo "| kernel | as is (median) | × ours | Hyper-V-like ($HYPERV_LIKE) | × ours | QEMU start → seen by the host (wall, icount boot) |"
+	echo "| kernel | as is (median) | × ours | Hyper-V-like ($hv) | × ours | QEMU start → seen by the host (wall, icount boot) |"
 	echo "|---|---|---|---|---|---|"
 	jq -r 'def r: if . == null then "-" else . * 1e6 | round / 1e6 | tostring end;
 		def x: if . == null then "-" else "\(.)×" end;
-		.negotiate.kernels | to_entries[] | if .value.not_run then "| \(.key) | \(.value.not_run) | | | | |" else
-		"| \(.key) | \(.value.kernel_to_negotiated_icount_s.median | r) s | \(.value.times_lcow | x) | \(.value.hyperv_like.kernel_to_negotiated_icount_s.median | r) s | \(.value.hyperv_like.times_lcow | x) | \(.value.qemu_start_to_negotiated_seen_wall_s.median | r) s |" end' "$outdir/boot.json"
-	jq -r '.negotiate.kernels | to_entries[] | select(.value.failed) | "\n\(.key): a boot failed: \(.value.failed)"' "$outdir/boot.json"
+		def hv: if .not_run then .not_run else "\(.kernel_to_negotiated_icount_s.median | r) s" end;
+		'"$m"'.negotiate.kernels | to_entries[] | if .value.not_run then "| \(.key) | \(.value.not_run) | | | | |" else
+		"| \(.key) | \(.value.kernel_to_negotiated_icount_s.median | r) s | \(.value.times_lcow | x) | \(.value.hyperv_like | hv) | \(.value.hyperv_like.times_lcow | x) | \(.value.qemu_start_to_negotiated_seen_wall_s.median | r) s |" end' "$outdir/boot.json"
+	jq -r "$m"'.negotiate.kernels | to_entries[] | select(.value.failed) | "\n\(.key): a boot failed: \(.value.failed)"' "$outdir/boot.json"
 	echo
-	echo "Our guest's own instructions in that phase (kernel start → the power-off the host asks for once negotiated; no clock jumps over idle waits; insn-profile.sh --stack, $HYPERV_LIKE): $(jq -r '.negotiate.lcow_guest_work_hyperv_like_s.median // "not measured"' "$outdir/boot.json") s"
+	echo "Our guest's own instructions in that phase (kernel start → the power-off the host asks for once negotiated; no clock jumps over idle waits; insn-profile.sh --stack, $hv): $(jq -r "$m"'.negotiate.lcow_guest_work_hyperv_like_s.median // "not measured"' "$outdir/boot.json") s"
 	echo
-	echo "QEMU start → bridge negotiated (OVMF, TCG, wall): $(jq -r .qemu_start_to_bridge_negotiated_wall_s "$outdir/boot.json") s"
+}
+
+{
+	echo "# Boot benchmark ($(date -u +%F))"
+	echo
+	machine_md "" "q35"
+	machine_md ".microvm" "microvm (no PCI, no option ROMs, small ACPI tables: closer to a generation 2 VM)"
+	echo "Hyper-V-like: booted with the local APIC timer's frequency known, as Hyper-V hands it over: on q35 \`noapictimer\` (the PIT ticks instead), on microvm \`lapic_timer_freq=\` (kernel-patches/0010; microvm has no PIT interrupt, so only this project's kernel can boot there so). As is, under TCG the kernel calibrates that timer for 100 ms and on q35 verifies it for another 100 ms."
+	echo
+	echo "TSC clock: the printk time of /init less the offset logged by \"sched_clock: Marking stable\" (printk = raw sched_clock + that offset; raw sched_clock counts the TSC from tsc_early_init; the early printk clock follows jiffies-based timekeeping, which under TCG runs ahead or stands still). The agent's CLOCK_BOOTTIME is put on it with the same line (kernel-phase.sh's kp_boottime_lag_ns)."
+	echo
+	echo "QEMU start → bridge negotiated (q35, OVMF, TCG, wall): $(jq -r .qemu_start_to_bridge_negotiated_wall_s "$outdir/boot.json") s"
 	echo
 	echo "| file | bytes |"
 	echo "|---|---|"

@@ -3,12 +3,21 @@
 # kernel-phase harness, how its log is read, and the same machine with the
 # product's host side (kp_stack_start).
 #
-# The machine is part of the benchmark and stated in every report: the lean
-# q35 of qemu-harness.md without an HPET, an i8042 (Hyper-V's generation 2
-# VMs have neither) or ACPI PCI hot-plug methods, TCG under
-# `-icount shift=0,sleep=off`, SeaBIOS `-kernel` (the firmware is not in
-# the kernel start -> /init phase, and OVMF under icount is slow to
-# emulate).  The command line is the Windows host's default (boot-image.md),
+# The machine is part of the benchmark and stated in every report.  Two,
+# chosen with KP_MACHINE (kp_machine below sets it up):
+#  q35      the lean q35 of qemu-harness.md without an HPET, an i8042
+#           (Hyper-V's generation 2 VMs have neither) or ACPI PCI hot-plug
+#           methods; the devices are PCI ones.  Every kernel boots on it.
+#  microvm  QEMU's microvm: no PCI bus, no option ROMs, reduced-hardware
+#           ACPI whose small DSDT describes the memory-mapped virtio
+#           transports, the RTC and the UART; closer to a generation 2 VM,
+#           whose devices are on VMBus and whose tables are small, so the
+#           harness's ROM scan, q35's DSDT and the PCI enumeration are not
+#           in the figures.  No PIT interrupt either (reduced hardware): the
+#           local APIC timer is the only clock event.
+# Both under TCG with `-icount shift=0,sleep=off` and SeaBIOS `-kernel` (the
+# firmware is not in the kernel start -> /init phase, and OVMF under icount
+# is slow to emulate).  The command line is the Windows host's default (boot-image.md),
 # `quiet` and `pci=off` included, and like it without a console: the host
 # adds `console=ttyS0` only for debugging, and a console costs every printk
 # a pass through the console code (1.7 ms of the kernel phase, row 26 of
@@ -18,10 +27,32 @@
 # The milestones are read from the kernel's log buffer, which init's
 # program (busybox dmesg) writes to the UART at the end.  KP_CONSOLE=1 in
 # the environment restores the debug console to see a boot that fails.
-KP_QEMU_ARGS=(-nodefaults -no-user-config -display none -no-reboot
-	-machine q35,sata=off,smbus=off,vmport=off,i8042=off,hpet=off
-	-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
-	-accel tcg -cpu max -icount shift=0,sleep=off)
+
+# kp_machine q35|microvm: KP_MACHINE, KP_QEMU_ARGS and KP_HYPERV_LIKE, the
+# arguments that stand in for what Hyper-V gives and TCG cannot: the local
+# APIC timer's frequency.  Without it every kernel calibrates that timer
+# (100 ms polling the TSC, and on q35, where the PIT ticks, as long again
+# verifying it).  On q35 `noapictimer` (the PIT is the clock event then),
+# which any kernel takes; on microvm there is no PIT, so the timer is
+# needed and `lapic_timer_freq=` (kernel-patches/0010; QEMU's APIC timer
+# counts at 1 GHz) hands over its frequency as Hyper-V does: only this
+# project's kernel has it, so the peers boot there as is only.
+kp_machine() {
+	KP_MACHINE=$1
+	case "$1" in
+	q35)
+		KP_MACHINE_ARGS=(-machine q35,sata=off,smbus=off,vmport=off,i8042=off,hpet=off
+			-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off)
+		KP_HYPERV_LIKE=noapictimer ;;
+	microvm)
+		KP_MACHINE_ARGS=(-machine microvm,x-option-roms=off,acpi=on,pcie=off,auto-kernel-cmdline=off,rtc=on,pit=on,pic=on,isa-serial=on)
+		KP_HYPERV_LIKE=lapic_timer_freq=1000000000 ;;
+	*) echo "kernel-phase: the machine is q35 or microvm, not '$1'" >&2; return 2 ;;
+	esac
+	KP_QEMU_ARGS=(-nodefaults -no-user-config -display none -no-reboot
+		"${KP_MACHINE_ARGS[@]}" -accel tcg -cpu max -icount shift=0,sleep=off)
+}
+kp_machine "${KP_MACHINE:-q35}" || exit 2
 # The console, decided once for every boot of these benchmarks: the kernel
 # phase's line and init program here, KP_RUN_VM_CONSOLE for the run-vm
 # boots (kp_stack_start, phases-bench.sh).
@@ -67,6 +98,19 @@ kp_sched_clock_offset() {
 	sed -n 's/^\[ *[0-9.]*\] sched_clock: Marking stable ([-0-9]*, [-0-9]*)->([-0-9]*, \([-0-9]*\)).*/\1/p' "$1" | head -1
 }
 
+# kp_boottime_lag_ns LOG: how far CLOCK_BOOTTIME (the agent's uptime_ns)
+# lags the TSC clock (ns), from the line "sched_clock: Marking stable (A,
+# B)->(C, D)": at that moment the printk clock is CLOCK_MONOTONIC (=
+# BOOTTIME, no suspend) + B and raw sched_clock + D, and both clocks count
+# the TSC from then on.  Timekeeping runs on jiffies until the TSC clocksource is
+# switched in: time without ticks is lost to it, ~1 ms on q35 where the PIT
+# ticks from the start, ~10 ms on microvm before the APIC timer starts, and
+# the whole calibration when the kernel has to calibrate that timer there.
+kp_boottime_lag_ns() {
+	sed -n 's/^\[ *[0-9.]*\] sched_clock: Marking stable ([-0-9]*, \([-0-9]*\))->([-0-9]*, \([-0-9]*\)).*/\1 \2/p' "$1" |
+		head -1 | awk '{ print $1 - $2 }'
+}
+
 # kp_init_tsc LOG: kernel start -> /init (s) on the TSC clock; empty when
 # the console lacks either line.
 kp_init_tsc() {
@@ -110,13 +154,13 @@ kp_vm_stop() {
 }
 
 # kp_stack_start BOOTFILES WORKDIR CONSOLE [RUN-VM ARGS...]: the kernel-phase
-# machine with the product's host side: kp_vm_start with --boot bios --host
+# machine (KP_MACHINE) with the product's host side: kp_vm_start with --boot bios --host
 # --icount --quiet --no-console (the vsock device, lcow-vsockd and lcowctl
 # serve; the host's default line, without a console unless KP_CONSOLE=1).
 kp_stack_start() {
 	local bf=$1 wd=$2 con=$3
 	shift 3
-	kp_vm_start "$wd" "$con" --bootfiles "$bf" --boot bios --host --icount --quiet \
+	kp_vm_start "$wd" "$con" --bootfiles "$bf" --machine "$KP_MACHINE" --boot bios --host --icount --quiet \
 		"${KP_RUN_VM_CONSOLE[@]}" --timeout 900 "$@"
 }
 

@@ -66,6 +66,63 @@ def peers_of(res):
     return rows, boot.get("peers_not_run") or {}
 
 
+def peer_tables(L, title, m, peers, not_run):
+    """One machine's kernel start -> /init and -> negotiated tables; m is
+    boot.json's top level (q35) or its "microvm" object."""
+    L.append("### %s" % title)
+    L.append("")
+    L.append("`%s`; each kernel boots this project's initrd, init prints the kernel log (dmesg) and powers "
+             "off. Kernel start → /init: the printk time of \"Run /init as init process\" (printk "
+             "clock) and the same on the TSC clock (see below)." % m.get("machine"))
+    L.append("")
+    L.append("| kernel | version | bzImage | kernel start → /init (icount, TSC clock) | × ours | the same, printk clock | Hyper-V-like (TSC clock) | × ours | QEMU start → exit (wall, icount boot) |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
+    for n, _, v in peers:
+        hv = v.get("hyperv_like") or {}
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            n, v.get("version") or "-", human_bytes(v.get("kernel_bytes")),
+            fmt_stats(v.get("kernel_to_init_tsc_icount_s")), times(v.get("times_lcow")),
+            fmt_stats(v.get("kernel_to_init_icount_s")),
+            hv.get("not_run") or fmt_stats(hv.get("kernel_to_init_tsc_icount_s")), times(hv.get("times_lcow")),
+            fmt_stats(v.get("boot_wall_s"), "s")))
+    for n, why in sorted(not_run.items()):
+        L.append("| %s | | | %s | | | | | |" % (n, why))
+    L.append("")
+    neg = m.get("negotiate") or {}
+    if neg.get("kernels"):
+        L.append("Kernel start → NegotiateProtocol answered, the phase the targets name, for every kernel "
+                 "that gets there: `%s`. The agent's CLOCK_BOOTTIME on its NegotiateProtocol response, on "
+                 "the TSC clock. Debian's kernel has virtio and vsock as modules: its initrd also carries "
+                 "them and `bench-probe modules` loads them before the product's chain, as a modular "
+                 "kernel's initramfs must. Host-paced at the end (the dial, the request): under icount "
+                 "each wait for the host costs a jump to the guest's next timer deadline."
+                 % neg.get("machine"))
+        L.append("")
+        L.append("| kernel | kernel start → negotiated (icount) | × ours | Hyper-V-like | × ours | QEMU start → seen by the host (wall, icount boot) |")
+        L.append("|---|---|---|---|---|---|")
+        for n, v in sorted(neg["kernels"].items(), key=lambda kv: (kv[0] != "lcow", kv[0])):
+            if v.get("not_run"):
+                L.append("| %s | %s | | | | |" % (n, v["not_run"]))
+                continue
+            hv = v.get("hyperv_like") or {}
+            L.append("| %s | %s | %s | %s | %s | %s |" % (
+                n, fmt_stats(v.get("kernel_to_negotiated_icount_s")), times(v.get("times_lcow")),
+                hv.get("not_run") or fmt_stats(hv.get("kernel_to_negotiated_icount_s")),
+                times(hv.get("times_lcow")),
+                fmt_stats(v.get("qemu_start_to_negotiated_seen_wall_s"), "s")))
+        for n, v in sorted(neg["kernels"].items()):
+            if v.get("failed"):
+                L.append("")
+                L.append("%s: a boot failed: %s" % (n, v["failed"]))
+        L.append("")
+        L.append("Our guest's own work in that phase, Hyper-V-like: %s of instructions from kernel start "
+                 "until the power-off the host asks for once the bridge is negotiated "
+                 "(`insn-profile.sh --stack`: the icount figure above without the clock's jumps over "
+                 "the guest's idle waits for the host; the shutdown is in it)." % fmt_stats(
+                     neg.get("lcow_guest_work_hyperv_like_s")))
+        L.append("")
+
+
 def times(x):
     """A peer's median over ours."""
     return "-" if x is None else "%.1f×" % x
@@ -152,6 +209,18 @@ def write_report(r, d, optimisations):
                      fmt_stats((ph.get("icount") or {}).get("kernel_start_to_negotiated_s")),
                      fmt_stats(hvp.get("kernel_start_to_negotiated_s"))))
         L.append("")
+        lean = []
+        for label, m in (("q35", res.get("boot") or {}), ("microvm", (res.get("boot") or {}).get("microvm") or {})):
+            lc = ((m.get("negotiate") or {}).get("kernels") or {}).get("lcow") or {}
+            if lc.get("kernel_to_negotiated_icount_s"):
+                lean.append("%s: %s as is, %s Hyper-V-like (`%s`)" % (
+                    label, fmt_stats(lc.get("kernel_to_negotiated_icount_s")),
+                    fmt_stats((lc.get("hyperv_like") or {}).get("kernel_to_negotiated_icount_s")),
+                    (lc.get("hyperv_like") or {}).get("args") or "-"))
+        if lean:
+            L.append("The same phase booted by SeaBIOS `-kernel` (the peers' set-up, below; no firmware "
+                     "or loader in it, no pmem device): %s." % "; ".join(lean))
+            L.append("")
         deb = (((res.get("boot") or {}).get("negotiate") or {}).get("kernels") or {}).get("debian-cloud") or {}
         if deb.get("times_lcow") is not None:
             L.append("The ≥ 10× target, on the same phase against Debian's stock kernel (the peers' "
@@ -176,76 +245,34 @@ def write_report(r, d, optimisations):
         L.append("")
 
     # ---- peers ------------------------------------------------------------
+    boot = res.get("boot") or {}
     L.append("## Peers (same run, same machine)")
     L.append("")
-    L.append("### Kernel start → /init")
-    L.append("")
-    boot = res.get("boot") or {}
     if not peers:
         L.append("Not measured: the boot benchmark did not run or failed.")
+        L.append("")
     else:
-        L.append("`%s`; each kernel boots this project's initrd, init prints the kernel log (dmesg) and powers "
-                 "off. Kernel start → /init: the printk time of \"Run /init as init process\" (printk "
-                 "clock) and the same on the TSC clock (see below)." % boot.get("machine"))
-        L.append("")
-        L.append("| kernel | version | bzImage | kernel start → /init (icount, TSC clock) | × ours | the same, printk clock | Hyper-V-like (TSC clock) | × ours | QEMU start → exit (wall, icount boot) |")
-        L.append("|---|---|---|---|---|---|---|---|---|")
-
-        for n, s, v in peers:
-            hv = v.get("hyperv_like") or {}
-            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                n, v.get("version") or "-", human_bytes(v.get("kernel_bytes")),
-                fmt_stats(v.get("kernel_to_init_tsc_icount_s")), times(v.get("times_lcow")),
-                fmt_stats(v.get("kernel_to_init_icount_s")),
-                fmt_stats(hv.get("kernel_to_init_tsc_icount_s")), times(hv.get("times_lcow")),
-                fmt_stats(v.get("boot_wall_s"), "s")))
-        for n, why in sorted(not_run.items()):
-            L.append("| %s | | | %s | | | | | |" % (n, why))
-        L.append("")
-        L.append("Hyper-V-like: the same boot with `noapictimer`. Under TCG the kernel has to calibrate "
-                 "the local APIC timer (100 ms polling against the TSC, then 100 ms verifying it); on "
-                 "Hyper-V it reads the frequency from the hypervisor and skips both, and KVM guests use "
-                 "the TSC deadline timer, which TCG does not emulate. × ours: the peer's median over ours.")
+        peer_tables(L, "q35", boot, peers, not_run)
+        micro = boot.get("microvm") or {}
+        if micro.get("boot"):
+            mpeers = [(n, None, v) for n, v in sorted(micro["boot"].items(),
+                                                      key=lambda kv: (kv[0] != "lcow", kv[0]))]
+            peer_tables(L, "microvm: no PCI bus, no option ROMs, small ACPI tables (closer to a "
+                        "generation 2 VM, whose devices are on VMBus)", micro, mpeers, not_run)
+        L.append("Hyper-V-like: the local APIC timer's frequency known, as Hyper-V hands it over. Under "
+                 "TCG the kernel otherwise calibrates that timer (100 ms polling against the TSC, and "
+                 "where the PIT ticks, on q35, 100 ms verifying it); on Hyper-V it reads the frequency "
+                 "from the hypervisor, and KVM guests use the TSC deadline timer, which TCG does not "
+                 "emulate. On q35 every kernel boots with `noapictimer` (the PIT ticks instead); microvm "
+                 "has no PIT interrupt, so there only this project's kernel can, with "
+                 "`lapic_timer_freq=` (kernel-patches/0010). × ours: the peer's median over ours.")
         L.append("")
         L.append("TSC clock: the printk time of /init less the offset the kernel logs when it marks "
                  "sched_clock stable (printk time = raw sched_clock, which counts the TSC from "
                  "tsc_early_init, + that offset; the early printk clock follows jiffies-based "
-                 "timekeeping, which under TCG runs ahead of the TSC).")
-        L.append("")
-
-    neg = boot.get("negotiate") or {}
-    if neg.get("kernels"):
-        L.append("### Kernel start → NegotiateProtocol answered")
-        L.append("")
-        L.append("The phase the targets name, for every kernel that gets there: `%s`. The agent's "
-                 "CLOCK_BOOTTIME on its NegotiateProtocol response (its zero is the kernel's "
-                 "sched_clock zero). Debian's kernel has virtio-pci and vsock as modules: its initrd "
-                 "also carries them and `bench-probe modules` loads them before the product's chain, as "
-                 "a modular kernel's initramfs must. Host-paced at the end (the dial, the request): "
-                 "under icount each wait for the host costs a jump to the guest's next timer "
-                 "deadline." % neg.get("machine"))
-        L.append("")
-        L.append("| kernel | kernel start → negotiated (icount) | × ours | Hyper-V-like | × ours | QEMU start → seen by the host (wall, icount boot) |")
-        L.append("|---|---|---|---|---|---|")
-        for n, v in sorted(neg["kernels"].items(), key=lambda kv: (kv[0] != "lcow", kv[0])):
-            if v.get("not_run"):
-                L.append("| %s | %s | | | | |" % (n, v["not_run"]))
-                continue
-            hv = v.get("hyperv_like") or {}
-            L.append("| %s | %s | %s | %s | %s | %s |" % (
-                n, fmt_stats(v.get("kernel_to_negotiated_icount_s")), times(v.get("times_lcow")),
-                fmt_stats(hv.get("kernel_to_negotiated_icount_s")), times(hv.get("times_lcow")),
-                fmt_stats(v.get("qemu_start_to_negotiated_seen_wall_s"), "s")))
-        for n, v in sorted(neg["kernels"].items()):
-            if v.get("failed"):
-                L.append("")
-                L.append("%s: a boot failed: %s" % (n, v["failed"]))
-        L.append("")
-        L.append("Our guest's own work in that phase, Hyper-V-like: %s of instructions from kernel start "
-                 "until the power-off the host asks for once the bridge is negotiated "
-                 "(`insn-profile.sh --stack`: the icount figure above without the clock's jumps over "
-                 "the guest's idle waits for the host; the shutdown is in it)." % fmt_stats(
-                     neg.get("lcow_guest_work_hyperv_like_s")))
+                 "timekeeping, which under TCG runs ahead or stands still). The agent's CLOCK_BOOTTIME "
+                 "is put on the same clock with that line: it loses the time the kernel spends "
+                 "without timer ticks before the TSC clocksource is switched in.")
         L.append("")
 
     # ---- footprint ----------------------------------------------------------
