@@ -11,13 +11,7 @@
 require_bootfiles
 [ -r "$BOOTFILES/rootfs.vhd" ] || { echo "Bail out! no rootfs.vhd"; exit 1; }
 
-work=$(mktemp -d /tmp/lcow-bootmodes-test.XXXXXX)
-vm_pid=
-cleanup() {
-	[ -n "$vm_pid" ] && kill "$vm_pid" 2>/dev/null && wait "$vm_pid" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
+vm_work bootmodes
 
 modes=("esp initrd" "direct initrd" "uefi pmem" "uefi scsi" "direct pmem" "direct scsi")
 plan $((${#modes[@]} * 3 + 6))
@@ -26,17 +20,9 @@ for m in "${modes[@]}"; do
 	read -r boot root <<<"$m"
 	w=$work/$boot-$root
 	mkdir -p "$w"
-	"$RUN_VM" --boot "$boot" --root "$root" --host --workdir "$w/vm" --serial "$w/console.log" \
-		--mem 256 --timeout 300 >"$w/run-vm.log" 2>&1 &
-	vm_pid=$!
-	ctl=$w/vm/vm.sock.ctl
-	for _ in $(seq 1 600); do
-		[ -S "$ctl" ] && break
-		kill -0 "$vm_pid" 2>/dev/null || break
-		sleep 0.2
-	done
-	check "$boot/$root: the agent negotiates the bridge" \
-		"$BIN/lcowctl" -c "$ctl" wait-ready --timeout 240
+	vm_start_host "$w/vm" "$w/run-vm.log" --boot "$boot" --root "$root" --serial "$w/console.log" \
+		--mem 256 --timeout 300
+	check "$boot/$root: the agent negotiates the bridge" lcowctl wait-ready --timeout 240
 	sed -i 's/\r$//' "$w/console.log"
 	case "$root" in
 	initrd) want='Unpacking initramfs|Trying to unpack rootfs|Freeing initrd memory' ;;
@@ -48,31 +34,18 @@ for m in "${modes[@]}"; do
 	else
 		check_log "$boot/$root: root mounted read-only from the $root device" "$w/console.log" "$want"
 	fi
-	"$BIN/lcowctl" -c "$ctl" shutdown-forced >/dev/null 2>&1 || true
-	set +e
-	wait "$vm_pid"
-	rc=$?
-	set -e
-	vm_pid=
-	check_eq "$boot/$root: ShutdownForced powers the VM off" 0 "$rc"
+	vm_stop
+	check_eq "$boot/$root: ShutdownForced powers the VM off" 0 "$vm_rc"
 done
 
 # microvm, booted as the benchmarks boot it (apic=verbose: the APIC code
 # says whether it calibrated).
 w=$work/microvm
 mkdir -p "$w"
-"$RUN_VM" --machine microvm --boot bios --host --workdir "$w/vm" --serial "$w/console.log" \
-	--mem 256 --timeout 300 --append "lapic_timer_freq=1000000000 apic=verbose" >"$w/run-vm.log" 2>&1 &
-vm_pid=$!
-ctl=$w/vm/vm.sock.ctl
-for _ in $(seq 1 600); do
-	[ -S "$ctl" ] && break
-	kill -0 "$vm_pid" 2>/dev/null || break
-	sleep 0.2
-done
-check "microvm: the agent negotiates the bridge over virtio-mmio vsock" \
-	"$BIN/lcowctl" -c "$ctl" wait-ready --timeout 240
-"$BIN/lcowctl" -c "$ctl" exec --uvm -- /bin/sh -c 'echo PCI-DEVICES=$(ls /sys/bus/pci/devices 2>/dev/null | wc -l); for d in /sys/bus/virtio/devices/*; do echo VIRTIO=$(basename $(readlink $d/driver)) ON=$(basename $(dirname $(readlink -f $d))); done; echo CLOCKEVENT=$(cat /sys/devices/system/clockevents/clockevent0/current_device)' \
+vm_start_host "$w/vm" "$w/run-vm.log" --machine microvm --boot bios --serial "$w/console.log" \
+	--mem 256 --timeout 300 --append "lapic_timer_freq=1000000000 apic=verbose"
+check "microvm: the agent negotiates the bridge over virtio-mmio vsock" lcowctl wait-ready --timeout 240
+lcowctl exec --uvm -- /bin/sh -c 'echo PCI-DEVICES=$(ls /sys/bus/pci/devices 2>/dev/null | wc -l); for d in /sys/bus/virtio/devices/*; do echo VIRTIO=$(basename $(readlink $d/driver)) ON=$(basename $(dirname $(readlink -f $d))); done; echo CLOCKEVENT=$(cat /sys/devices/system/clockevents/clockevent0/current_device)' \
 	>"$w/probe.txt" 2>&1 || true
 tr -d '\r' <"$w/probe.txt" >"$w/probe" && sed -i 's/\r$//' "$w/console.log"
 check_log "microvm: no PCI device (the host's pci=off is on the line)" "$w/probe" '^PCI-DEVICES=0$'
@@ -81,12 +54,7 @@ check_log "microvm: the vsock transport is bound on a virtio-mmio device" "$w/pr
 check_log "microvm: the APIC timer took its frequency from lapic_timer_freq= (1e9 / HZ 250), no calibration" \
 	"$w/console.log" 'lapic timer already calibrated 4000000$'
 check_log "microvm: the local APIC timer is the clock event" "$w/probe" '^CLOCKEVENT=lapic'
-"$BIN/lcowctl" -c "$ctl" shutdown-forced >/dev/null 2>&1 || true
-set +e
-wait "$vm_pid"
-rc=$?
-set -e
-vm_pid=
-check_eq "microvm: ShutdownForced powers the VM off" 0 "$rc"
+vm_stop
+check_eq "microvm: ShutdownForced powers the VM off" 0 "$vm_rc"
 
 done_testing
