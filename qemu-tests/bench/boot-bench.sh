@@ -69,12 +69,12 @@ stock_kernel() {
 # reads the frequency from HV_X64_MSR_APIC_FREQUENCY and skips both (KVM
 # guests use the TSC deadline timer, which TCG does not emulate).
 # qemu-tests/bench/optimisations.md.  hv_args NAME: that stand-in for kernel
-# NAME on this machine, empty when NAME cannot take it.
+# NAME on this machine, empty when NAME cannot take it (KP_HYPERV_LIKE_PEERS
+# says why).
 hv_args() {
-	[ "$KP_MACHINE" = q35 ] || [ "$1" = lcow ] || return 0
+	[ -z "$KP_HYPERV_LIKE_PEERS" ] || [ "$1" = lcow ] || return 0
 	echo "$KP_HYPERV_LIKE"
 }
-HV_CANNOT="cannot: microvm has no PIT for noapictimer, and this kernel takes no lapic_timer_freq="
 
 # boot_once KERNEL LOG [ARGS] -> prints "<icount seconds to /init> <wall seconds>
 # <the same on the TSC clock>" (null where the console lacks it).
@@ -131,23 +131,22 @@ peer firecracker "$fc_cannot"
 # bench_init: kernel start -> /init for every kernel on KP_MACHINE, as is and
 # Hyper-V-like; sets results (JSON).  Files in $work/$KP_MACHINE.
 bench_init() {
-	local name i ti tw tt hv r w=$work/$KP_MACHINE
+	local name i v a ti tw tt hv r w=$work/$KP_MACHINE
 	mkdir -p "$w"
 	results='{}'
 	for name in $(printf '%s\n' "${!kernels[@]}" | sort); do
-		for f in icount tsc wall hv.icount hv.tsc; do : >"$w/$name.$f"; done
 		hv=$(hv_args "$name")
+		for f in icount tsc wall hv.icount hv.tsc hv.wall; do : >"$w/$name.$f"; done
 		for i in $(seq 1 "$runs"); do
-			read -r ti tw tt < <(boot_once "${kernels[$name]}" "$w/$name.$i.log")
-			echo "$ti" >>"$w/$name.icount"
-			echo "$tt" >>"$w/$name.tsc"
-			echo "$tw" >>"$w/$name.wall"
-			echo "boot-bench: $KP_MACHINE: $name run $i: kernel start -> /init ${ti} s icount (printk), ${tt} s (TSC), ${tw} s wall" >&2
-			[ -n "$hv" ] || continue
-			read -r ti tw tt < <(boot_once "${kernels[$name]}" "$w/$name.$i.hv.log" "$hv")
-			echo "$ti" >>"$w/$name.hv.icount"
-			echo "$tt" >>"$w/$name.hv.tsc"
-			echo "boot-bench: $KP_MACHINE: $name run $i, $hv: kernel start -> /init ${ti} s icount (printk), ${tt} s (TSC), ${tw} s wall" >&2
+			for v in "" .hv; do
+				a=; [ -z "$v" ] || a=$hv
+				[ -z "$v" ] || [ -n "$a" ] || continue
+				read -r ti tw tt < <(boot_once "${kernels[$name]}" "$w/$name.$i$v.log" "$a")
+				echo "$ti" >>"$w/$name$v.icount"
+				echo "$tt" >>"$w/$name$v.tsc"
+				echo "$tw" >>"$w/$name$v.wall"
+				echo "boot-bench: $KP_MACHINE: $name run $i${a:+, $a}: kernel start -> /init ${ti} s icount (printk), ${tt} s (TSC), ${tw} s wall" >&2
+			done
 		done
 		r=$(jq -n --arg k "${kernels[$name]}" --argjson ic "$(stats <"$w/$name.icount")" \
 			--argjson wall "$(stats <"$w/$name.wall")" \
@@ -155,7 +154,7 @@ bench_init() {
 			--argjson bytes "$(stat -c %s "${kernels[$name]}")" \
 			--argjson tsc "$(stats <"$w/$name.tsc")" \
 			--argjson hvic "$(stats <"$w/$name.hv.icount")" \
-			--argjson hvtsc "$(stats <"$w/$name.hv.tsc")" --arg hvargs "$hv" --arg cannot "$HV_CANNOT" \
+			--argjson hvtsc "$(stats <"$w/$name.hv.tsc")" --arg hvargs "$hv" --arg cannot "$KP_HYPERV_LIKE_PEERS" \
 			'{kernel: $k, version: $ver, kernel_bytes: $bytes, kernel_to_init_icount_s: $ic,
 			  kernel_to_init_tsc_icount_s: $tsc, boot_wall_s: $wall,
 			  hyperv_like: (if $hvargs == "" then {not_run: $cannot} else
@@ -163,15 +162,18 @@ bench_init() {
 				 kernel_to_init_tsc_icount_s: $hvtsc} end)}')
 		results=$(jq --arg n "$name" --argjson r "$r" '.[$n] = $r' <<<"$results")
 	done
-	results=$(ratios_init <<<"$results")
+	# On the TSC clock, the printk clock where the TSC one is missing.
+	results=$(add_ratios '(.kernel_to_init_tsc_icount_s.median // .kernel_to_init_icount_s.median)' <<<"$results")
 }
 
-# How many times longer each peer takes than ours, on the TSC clock (the
-# printk clock where the TSC one is missing), as is and Hyper-V-like.
-ratios_init() {
-	jq 'def t(v): (v.kernel_to_init_tsc_icount_s.median // v.kernel_to_init_icount_s.median);
+# add_ratios FIGURE: the kernels' JSON on stdin with times_lcow, how many
+# times longer each peer takes than ours, as is and Hyper-V-like; FIGURE is
+# the jq path of the median in a kernel's (or its hyperv_like) object.
+# Kernels that did not run (not_run) get none.
+add_ratios() {
+	jq "def t(v): v | $1;"'
 	def ratio(a; b): if a == null or b == null or b == 0 then null else (a / b * 100 | round / 100) end;
-	. as $all | with_entries(if .key == "lcow" or $all.lcow == null then . else
+	. as $all | with_entries(if .key == "lcow" or $all.lcow == null or .value.not_run then . else
 		.value.times_lcow = ratio(t(.value); t($all.lcow)) |
 		.value.hyperv_like.times_lcow = ratio(t(.value.hyperv_like); t($all.lcow.hyperv_like)) end)'
 }
@@ -301,7 +303,7 @@ bench_negotiate() {
 		negotiate=$(jq --arg n "$name" --argjson ic "$(stats <"$w/$name.neg")" \
 			--argjson w "$(stats <"$w/$name.neg.wall")" \
 			--argjson hvic "$(stats <"$w/$name.neg.hv")" --argjson hvw "$(stats <"$w/$name.neg.hv.wall")" \
-			--arg hvargs "$hv" --arg cannot "$HV_CANNOT" --arg init "${neg_init_args[$name]}" \
+			--arg hvargs "$hv" --arg cannot "$KP_HYPERV_LIKE_PEERS" --arg init "${neg_init_args[$name]}" \
 			'.[$n] = {kernel_to_negotiated_icount_s: $ic, qemu_start_to_negotiated_seen_wall_s: $w,
 				  hyperv_like: (if $hvargs == "" then {not_run: $cannot} else
 					{args: $hvargs, kernel_to_negotiated_icount_s: $hvic,
@@ -314,11 +316,7 @@ bench_negotiate() {
 				'.[$n].failed = $why' <<<"$negotiate")
 		fi
 	done
-	negotiate=$(jq 'def t(v): v.kernel_to_negotiated_icount_s.median;
-		def ratio(a; b): if a == null or b == null or b == 0 then null else (a / b * 100 | round / 100) end;
-		. as $all | with_entries(if .key == "lcow" or $all.lcow == null or .value.not_run then . else
-			.value.times_lcow = ratio(t(.value); t($all.lcow)) |
-			.value.hyperv_like.times_lcow = ratio(t(.value.hyperv_like); t($all.lcow.hyperv_like)) end)' <<<"$negotiate")
+	negotiate=$(add_ratios .kernel_to_negotiated_icount_s.median <<<"$negotiate")
 	# Our guest's own work in that phase, without the clock's jumps over
 	# its idle waits for the host: the instructions it runs from kernel
 	# start until the power-off the host asks for right after the

@@ -20,6 +20,7 @@ set -euo pipefail
 
 PROG=bootmodes-bench
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/scripts/qemu-machine.sh"
 OUT=${OUT:-$ROOT/out}
 BOOTFILES=${BOOTFILES:-$OUT/bootfiles}
 RUN_VM=$ROOT/scripts/run-vm
@@ -211,7 +212,7 @@ for m in "${MODES[@]}"; do
 	results=$(jq --argjson r "$r" '. + [$r]' <<<"$results")
 done
 
-machine="scripts/run-vm --accel tcg (q35,sata=off,smbus=off,vmport=off,i8042=off, no ACPI PCI hot-plug, hpet=off under icount; -cpu max; 512 MB; 1 vCPU; -nodefaults; OVMF_CODE_4M for uefi/esp; pmem: nvdimm over the VHD; scsi: virtio-scsi-pci + scsi-hd LUN 0) -- /bin/true"
+machine="scripts/run-vm --accel tcg ($(qemu_machine_desc q35); -cpu max; 512 MB; 1 vCPU; -nodefaults; OVMF_CODE_4M for uefi/esp; pmem: nvdimm over the VHD; scsi: virtio-scsi-pci + scsi-hd LUN 0) -- /bin/true"
 jq -n --arg date "$(date -u +%FT%TZ)" --argjson runs "$runs" --argjson icount_runs "$icount_runs" \
 	--argjson quick "$([ "$quick" = 1 ] && echo true || echo false)" \
 	--arg machine "$machine" --arg qemu "$(qemu-system-x86_64 --version | head -1)" \

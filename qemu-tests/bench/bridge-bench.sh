@@ -21,6 +21,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/scripts/qemu-machine.sh"
 OUT=${OUT:-$ROOT/out}
 BOOTFILES=${BOOTFILES:-$OUT/bootfiles}
 BIN=${BIN:-$OUT/bin}
@@ -353,7 +354,7 @@ memory=$(jq -n \
 	  VmSize_kB:$vsz, binary_bytes:$size, binary_segments:$seg}')
 accel=$(jq -r -s 'map(.accel) | unique | join(",")' "$work/plain.jsonl")
 qemu_cmd=$(sed 's/\\,/,/g' "$work/icount1/qemu.cmd" 2>/dev/null || true)
-machine="scripts/run-vm --host --boot $boot --root $root${append[*]:+ ${append[*]}} (q35,sata=off,smbus=off,vmport=off,i8042=off, no ACPI PCI hot-plug, hpet=off under icount; 512 MB; 1 vCPU; TCG -cpu max)"
+machine="scripts/run-vm --host --boot $boot --root $root${append[*]:+ ${append[*]}} ($(qemu_machine_desc q35); 512 MB; 1 vCPU; TCG -cpu max)"
 
 ok=true
 [ ${#problems[@]} -eq 0 ] || ok=false

@@ -149,6 +149,14 @@ with open(mapfile) as f:
 order = sorted(range(len(addrs)), key=addrs.__getitem__)
 addrs = [addrs[i] for i in order]; names = [names[i] for i in order]
 text_end = addrs[-1] if addrs else 0
+
+def text_index(a):
+    """The System.map index of the kernel function holding higher-half
+    address a, or None outside the kernel's text (e.g. the decompressor's
+    mapping)."""
+    i = bisect.bisect_right(addrs, a) - 1
+    return None if i < 0 or a > text_end + 0x100000 else i
+
 per, kernel, user, fw, other, rep = {}, 0, 0, 0, 0, 0
 with open(blocks) as f:
     for line in f:
@@ -164,9 +172,9 @@ with open(blocks) as f:
             else:
                 fw += n
             continue
-        i = bisect.bisect_right(addrs, a) - 1
-        if i < 0 or a > text_end + 0x100000:
-            other += n         # outside the kernel's text (e.g. the decompressor's mapping)
+        i = text_index(a)
+        if i is None:
+            other += n
             continue
         kernel += n
         rep += n if is_rep else 0
@@ -190,8 +198,8 @@ def sym(a):
     """(function, offset) of a kernel address, or the address itself."""
     if a < 0x800000000000:
         return ("user/firmware", 0)
-    i = bisect.bisect_right(addrs, a) - 1
-    if i < 0 or a > text_end + 0x100000:
+    i = text_index(a)
+    if i is None:
         return ("%x" % a, 0)
     return (names[i], a - addrs[i])
 

@@ -4,17 +4,11 @@
 # product's host side (kp_stack_start).
 #
 # The machine is part of the benchmark and stated in every report.  Two,
-# chosen with KP_MACHINE (kp_machine below sets it up):
-#  q35      the lean q35 of qemu-harness.md without an HPET, an i8042
-#           (Hyper-V's generation 2 VMs have neither) or ACPI PCI hot-plug
-#           methods; the devices are PCI ones.  Every kernel boots on it.
-#  microvm  QEMU's microvm: no PCI bus, no option ROMs, reduced-hardware
-#           ACPI whose small DSDT describes the memory-mapped virtio
-#           transports, the RTC and the UART; closer to a generation 2 VM,
-#           whose devices are on VMBus and whose tables are small, so the
-#           harness's ROM scan, q35's DSDT and the PCI enumeration are not
-#           in the figures.  No PIT interrupt either (reduced hardware): the
-#           local APIC timer is the only clock event.
+# chosen with KP_MACHINE (kp_machine below sets it up), both defined in
+# scripts/qemu-machine.sh: q35, on which every kernel boots, and microvm
+# (no PCI bus, no option ROMs, small ACPI tables, no PIT interrupt), closer
+# to a generation 2 VM, so the harness's ROM scan, q35's DSDT and the PCI
+# enumeration are not in its figures.
 # Both under TCG with `-icount shift=0,sleep=off` and SeaBIOS `-kernel` (the
 # firmware is not in the kernel start -> /init phase, and OVMF under icount
 # is slow to emulate).  The command line is the Windows host's default (boot-image.md),
@@ -28,30 +22,29 @@
 # program (busybox dmesg) writes to the UART at the end.  KP_CONSOLE=1 in
 # the environment restores the debug console to see a boot that fails.
 
-# kp_machine q35|microvm: KP_MACHINE, KP_QEMU_ARGS and KP_HYPERV_LIKE, the
+# kp_machine q35|microvm: KP_MACHINE, KP_QEMU_ARGS, and KP_HYPERV_LIKE, the
 # arguments that stand in for what Hyper-V gives and TCG cannot: the local
 # APIC timer's frequency.  Without it every kernel calibrates that timer
 # (100 ms polling the TSC, and on q35, where the PIT ticks, as long again
 # verifying it).  On q35 `noapictimer` (the PIT is the clock event then),
 # which any kernel takes; on microvm there is no PIT, so the timer is
 # needed and `lapic_timer_freq=` (kernel-patches/0010; QEMU's APIC timer
-# counts at 1 GHz) hands over its frequency as Hyper-V does: only this
-# project's kernel has it, so the peers boot there as is only.
+# counts at 1 GHz) hands over its frequency as Hyper-V does.  Only this
+# project's kernel has that: KP_HYPERV_LIKE_PEERS is why the peers cannot
+# boot Hyper-V-like on the machine, empty when they can.
 kp_machine() {
+	qemu_machine "$1" 1 || { echo "kernel-phase: the machine is q35 or microvm, not '$1'" >&2; return 2; }
 	KP_MACHINE=$1
-	case "$1" in
-	q35)
-		KP_MACHINE_ARGS=(-machine q35,sata=off,smbus=off,vmport=off,i8042=off,hpet=off
-			-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off)
-		KP_HYPERV_LIKE=noapictimer ;;
-	microvm)
-		KP_MACHINE_ARGS=(-machine microvm,x-option-roms=off,acpi=on,pcie=off,auto-kernel-cmdline=off,rtc=on,pit=on,pic=on,isa-serial=on)
-		KP_HYPERV_LIKE=lapic_timer_freq=1000000000 ;;
-	*) echo "kernel-phase: the machine is q35 or microvm, not '$1'" >&2; return 2 ;;
-	esac
+	KP_HYPERV_LIKE=noapictimer
+	KP_HYPERV_LIKE_PEERS=
+	if [ "$1" = microvm ]; then
+		KP_HYPERV_LIKE=lapic_timer_freq=1000000000
+		KP_HYPERV_LIKE_PEERS="cannot: microvm has no PIT for noapictimer, and this kernel takes no lapic_timer_freq="
+	fi
 	KP_QEMU_ARGS=(-nodefaults -no-user-config -display none -no-reboot
-		"${KP_MACHINE_ARGS[@]}" -accel tcg -cpu max -icount shift=0,sleep=off)
+		-machine "$QEMU_MACHINE" "${QEMU_MACHINE_GLOBALS[@]}" -accel tcg -cpu max -icount shift=0,sleep=off)
 }
+. "$ROOT/scripts/qemu-machine.sh"
 kp_machine "${KP_MACHINE:-q35}" || exit 2
 # The console, decided once for every boot of these benchmarks: the kernel
 # phase's line and init program here, KP_RUN_VM_CONSOLE for the run-vm
@@ -95,7 +88,13 @@ kp_init_printk() {
 # timekeeping, which under TCG runs ahead of the TSC (by up to ~250 ms with
 # an HPET present).
 kp_sched_clock_offset() {
-	sed -n 's/^\[ *[0-9.]*\] sched_clock: Marking stable ([-0-9]*, [-0-9]*)->([-0-9]*, \([-0-9]*\)).*/\1/p' "$1" | head -1
+	kp_marking_stable "$1" | awk '{ print $4 }'
+}
+
+# kp_marking_stable LOG: the four numbers of the kernel's "sched_clock:
+# Marking stable (A, B)->(C, D)" line, space-separated; empty without it.
+kp_marking_stable() {
+	sed -n 's/^\[ *[0-9.]*\] sched_clock: Marking stable (\([-0-9]*\), \([-0-9]*\))->(\([-0-9]*\), \([-0-9]*\)).*/\1 \2 \3 \4/p' "$1" | head -1
 }
 
 # kp_boottime_lag_ns LOG: how far CLOCK_BOOTTIME (the agent's uptime_ns)
@@ -107,8 +106,7 @@ kp_sched_clock_offset() {
 # ticks from the start, ~10 ms on microvm before the APIC timer starts, and
 # the whole calibration when the kernel has to calibrate that timer there.
 kp_boottime_lag_ns() {
-	sed -n 's/^\[ *[0-9.]*\] sched_clock: Marking stable ([-0-9]*, \([-0-9]*\))->([-0-9]*, \([-0-9]*\)).*/\1 \2/p' "$1" |
-		head -1 | awk '{ print $1 - $2 }'
+	kp_marking_stable "$1" | awk '{ print $2 - $4 }'
 }
 
 # kp_init_tsc LOG: kernel start -> /init (s) on the TSC clock; empty when

@@ -24,6 +24,7 @@ set -euo pipefail
 
 PROG=oneshot-bench
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/scripts/qemu-machine.sh"
 OUT=${OUT:-$ROOT/out}
 BOOTFILES=${BOOTFILES:-$OUT/bootfiles}
 ONESHOT=$ROOT/scripts/lcow-oneshot
@@ -184,7 +185,7 @@ for s in $sizes; do
 	results=$(jq --argjson r "$r" '. + [$r]' <<<"$results")
 done
 
-machine="scripts/lcow-oneshot format --create SIZE X.vhd: scripts/run-vm --boot direct --mem 256 --scsi X.vhd:0 (TCG; q35,sata=off,smbus=off,vmport=off,i8042=off, no ACPI PCI hot-plug, hpet=off under icount; -cpu max; 1 vCPU; -nodefaults; vmlinux via PVH + initrd.img; virtio-scsi-pci + scsi-hd LUN 0) -- /bin/sh -c 'mkfs.ext4 -q -F -E lazy_itable_init=0,nodiscard -O ^has_journal,sparse_super2,^resize_inode /dev/sda; sync'"
+machine="scripts/lcow-oneshot format --create SIZE X.vhd: scripts/run-vm --boot direct --mem 256 --scsi X.vhd:0 (TCG; $(qemu_machine_desc q35); -cpu max; 1 vCPU; -nodefaults; vmlinux via PVH + initrd.img; virtio-scsi-pci + scsi-hd LUN 0) -- /bin/sh -c 'mkfs.ext4 -q -F -E lazy_itable_init=0,nodiscard -O ^has_journal,sparse_super2,^resize_inode /dev/sda; sync'"
 jq -n --arg date "$(date -u +%FT%TZ)" --argjson runs "$runs" \
 	--arg host "$(nproc) CPUs, $(uname -r), TCG" --arg machine "$machine" \
 	--arg qemu "$(qemu-system-x86_64 --version | head -1)" \

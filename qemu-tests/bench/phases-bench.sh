@@ -320,7 +320,7 @@ sizes=$(jq -n \
 
 # Phases = differences of consecutive milestones; stats per clock.
 jq -s --arg date "$(date -u +%FT%TZ)" --argjson runs "$runs" --arg hvargs "$HYPERV_LIKE" --argjson foot "$foot" --argjson sizes "$sizes" \
-	--arg machine "scripts/run-vm --boot esp --host --accel tcg --mem $MEM_MB --quiet --no-console --pmem layer.vhd (q35,sata=off,smbus=off,vmport=off,i8042=off, no ACPI PCI hot-plug, hpet=off under icount, -cpu max, 1 vCPU, OVMF, our gnu-efi loader, initrd root); icount runs add -icount shift=0,sleep=off" \
+	--arg machine "scripts/run-vm --boot esp --host --accel tcg --mem $MEM_MB --quiet --no-console --pmem layer.vhd ($(qemu_machine_desc q35), -cpu max, 1 vCPU, OVMF, our gnu-efi loader, initrd root); icount runs add -icount shift=0,sleep=off" \
 	--arg qemu "$(qemu-system-x86_64 --version | head -1)" \
 	--arg host "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end" '
 	def stats: map(select(. != null)) | sort | if length == 0 then null else

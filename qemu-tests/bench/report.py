@@ -54,9 +54,9 @@ def phases_of(res, clock):
     return [(x["phase"], x.get("stats")) for x in p.get("phases_s") or []]
 
 
-def peers_of(res):
-    """[(name, stats of kernel start -> /init under icount, kernel info)], not run {name: why}"""
-    boot = res.get("boot") or {}
+def peers_of(boot):
+    """[(name, stats of kernel start -> /init under icount, kernel info)], not run {name: why};
+    boot is boot.json's top level (q35) or its "microvm" object."""
     rows = []
     for name, v in sorted((boot.get("boot") or {}).items(), key=lambda kv: (kv[0] != "lcow", kv[0])):
         # The TSC-clock figure where the kernel logged it (phases-bench's
@@ -66,9 +66,10 @@ def peers_of(res):
     return rows, boot.get("peers_not_run") or {}
 
 
-def peer_tables(L, title, m, peers, not_run):
+def peer_tables(L, title, m, not_run):
     """One machine's kernel start -> /init and -> negotiated tables; m is
     boot.json's top level (q35) or its "microvm" object."""
+    peers, _ = peers_of(m)
     L.append("### %s" % title)
     L.append("")
     L.append("`%s`; each kernel boots this project's initrd, init prints the kernel log (dmesg) and powers "
@@ -163,7 +164,7 @@ def write_report(r, d, optimisations):
     L.append("")
     ic, wall = phases_of(res, "icount"), phases_of(res, "wall")
     hv = phases_of(res, "hyperv_like_icount")
-    peers, not_run = peers_of(res)
+    peers, not_run = peers_of(res.get("boot") or {})
     peer_ic = {n: s for n, s, _ in peers}
     if not ic and not wall:
         L.append("Not measured: the phases benchmark did not run or failed.")
@@ -252,13 +253,11 @@ def write_report(r, d, optimisations):
         L.append("Not measured: the boot benchmark did not run or failed.")
         L.append("")
     else:
-        peer_tables(L, "q35", boot, peers, not_run)
+        peer_tables(L, "q35", boot, not_run)
         micro = boot.get("microvm") or {}
         if micro.get("boot"):
-            mpeers = [(n, None, v) for n, v in sorted(micro["boot"].items(),
-                                                      key=lambda kv: (kv[0] != "lcow", kv[0]))]
             peer_tables(L, "microvm: no PCI bus, no option ROMs, small ACPI tables (closer to a "
-                        "generation 2 VM, whose devices are on VMBus)", micro, mpeers, not_run)
+                        "generation 2 VM, whose devices are on VMBus)", micro, not_run)
         L.append("Hyper-V-like: the local APIC timer's frequency known, as Hyper-V hands it over. Under "
                  "TCG the kernel otherwise calibrates that timer (100 ms polling against the TSC, and "
                  "where the PIT ticks, on q35, 100 ms verifying it); on Hyper-V it reads the frequency "
@@ -394,7 +393,7 @@ def svg_chart(r):
     y = ly + len(names) * 18 + 24
 
     # kernel-only panel
-    peers, not_run = peers_of(res)
+    peers, not_run = peers_of(res.get("boot") or {})
     out.append('<text x="%d" y="%d" font-size="13" font-weight="bold">Kernel start → /init, same machine, icount '
                '(our kernel and the peers, same initrd; one scale)</text>' % (left - 190, y))
     y += 14
