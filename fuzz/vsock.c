@@ -18,8 +18,12 @@
  *   6..7   le16 avail index the device starts from (both rings)
  *   8..23  the host client's line (up to the first NUL)
  *   24...  guest memory from GPA 0x10000 on: region 0 is 8 KiB, then
- *          region 1 (8 KiB).  In region 0: tx desc 0x0, avail 0x400,
- *          used 0x500; rx desc 0x800, avail 0xc00, used 0xd00.
+ *          region 1 (8 KiB).  In region 0: tx desc 0x0, avail 0x400;
+ *          rx desc 0x800, avail 0xc00.
+ * The used rings are outside guest memory: a guest may point a write-only
+ * buffer at its own used ring, and the device's packet data then
+ * overwrites entries it wrote before (the guest's loss, nothing the device
+ * reads back), which would make the invariant read guest data.
  * Invariant: every used entry the device wrote names a valid head.
  */
 #include <errno.h>
@@ -48,15 +52,16 @@
 #define UVA0 0x7f0000000000ull
 #define TX_DESC 0x000
 #define TX_AVAIL 0x400
-#define TX_USED 0x500
 #define RX_DESC 0x800
 #define RX_AVAIL 0xc00
-#define RX_USED 0xd00
 #define GUEST_CID 3
 #define LISTEN_PORT 1234
 
 static char dir[] = "/tmp/lcow-fuzz-vsock.XXXXXX";
 static char base[96], port_path[112];
+/* The tx and rx used rings: up to 64 entries of 8 bytes and 6 more,
+ * each 4-byte aligned as the ring requires. */
+static uint8_t used_rings[2][(4 + 8 * 64 + 2 + 3) & ~3] __attribute__((aligned(4)));
 static int host_listen = -1;	/* the engine's listener (dup'd per run) */
 static int port_listen = -1;	/* <base>_1234: a host service the guest dials */
 static uint8_t *mem;
@@ -158,9 +163,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(gmem_add(&gm, &r0, &err) == 0 && gmem_add(&gm, &r1, &err) == 0);
 
 	struct vring tx = { .call_fd = -1 }, rx = { .call_fd = -1 };
-	CHECK(vring_setup(&tx, tx_num, mem + TX_DESC, mem + TX_AVAIL, mem + TX_USED, start,
+	memset(used_rings, 0, sizeof(used_rings));
+	CHECK(vring_setup(&tx, tx_num, mem + TX_DESC, mem + TX_AVAIL, used_rings[0], start,
 			  &err) == 0);
-	CHECK(vring_setup(&rx, rx_num, mem + RX_DESC, mem + RX_AVAIL, mem + RX_USED, start,
+	CHECK(vring_setup(&rx, rx_num, mem + RX_DESC, mem + RX_AVAIL, used_rings[1], start,
 			  &err) == 0);
 
 	int epfd = epoll_create1(EPOLL_CLOEXEC);
