@@ -21,12 +21,14 @@ trap 'rm -rf "$work"' EXIT
 # uevents nobody listened for at boot are still counted
 # (kernel-patches/0007 skips building them, not their sequence numbers),
 # and there is no /sys/kernel/slab (0008's option, off in the boot-speed
-# fragment).  No
+# fragment).  /sys/module shows every built-in parameter of vmlinux's
+# __param section with its mode (0011 creates each module's group once).
+# No
 # double quotes: the script travels on the kernel's command line, which the
 # log holds too (hence the patterns that do not match themselves).
-script='echo MARK-START; set -- $(grep Kernel.bss /proc/iomem); r=$1; echo BSS-BYTES=$((0x${r#*-} - 0x${r%-*} + 1)); echo KERNEL-WARNINGS=$(dmesg | grep -c -e WARN[I]NG: -e missing.return.thun[k]); echo WQ-POWER-EFFICIENT=$(cat /sys/module/workqueue/parameters/power_efficient); echo UEVENT-SEQNUM=$(cat /sys/kernel/uevent_seqnum); if [ -e /sys/kernel/slab ]; then echo SLAB-SYSFS=present; else echo SLAB-SYSFS=absent; fi; cat /proc/mounts; (sleep 1 & echo $! >/tmp/orphan); o=$(cat /tmp/orphan); echo orphan-pid=$o; sleep 3; if [ -e /proc/$o ]; then echo ORPHAN-LEFT; cat /proc/$o/status; else echo ORPHAN-REAPED; fi; echo ppid-of-sh=$PPID; exit 7'
+script='echo MARK-START; set -- $(grep Kernel.bss /proc/iomem); r=$1; echo BSS-BYTES=$((0x${r#*-} - 0x${r%-*} + 1)); echo KERNEL-WARNINGS=$(dmesg | grep -c -e WARN[I]NG: -e missing.return.thun[k]); echo WQ-POWER-EFFICIENT=$(cat /sys/module/workqueue/parameters/power_efficient); echo UEVENT-SEQNUM=$(cat /sys/kernel/uevent_seqnum); if [ -e /sys/kernel/slab ]; then echo SLAB-SYSFS=present; else echo SLAB-SYSFS=absent; fi; for f in /sys/module/*/parameters/*; do echo PARAM ${f#/sys/module/} $(stat -c %a $f); done; cat /proc/mounts; (sleep 1 & echo $! >/tmp/orphan); o=$(cat /tmp/orphan); echo orphan-pid=$o; sleep 3; if [ -e /proc/$o ]; then echo ORPHAN-LEFT; cat /proc/$o/status; else echo ORPHAN-REAPED; fi; echo ppid-of-sh=$PPID; exit 7'
 
-plan 22
+plan 23
 
 boot() {
 	local mode=$1 log=$2
@@ -65,6 +67,14 @@ seq=$(sed -n 's/^UEVENT-SEQNUM=//p' "$log")
 check "uefi: the boot's unheard uevents are counted (seqnum ${seq:-?} > 100)" \
 	bash -c "[ '${seq:-0}' -gt 100 ] 2>/dev/null"
 check_log "uefi: no /sys/kernel/slab (SLUB_SYSFS off)" "$log" '^SLAB-SYSFS=absent$'
+python3 "$ROOT/qemu-tests/tests/builtin-params.py" "$BOOTFILES/vmlinux" >"$work/params.want" 2>&1 || true
+sed -n 's/^PARAM //p' "$log" | LC_ALL=C sort >"$work/params.got"
+if [ -s "$work/params.want" ] && diff "$work/params.want" "$work/params.got" >"$work/params.diff"; then
+	tap_ok "uefi: /sys/module shows each of vmlinux's $(wc -l <"$work/params.want") visible built-in parameters, with its mode"
+else
+	tap_not_ok "uefi: /sys/module shows each of vmlinux's visible built-in parameters, with its mode"
+	head -20 "$work/params.diff" "$work/params.want" | sed 's/^/#   /'
+fi
 
 log=$work/direct.log
 boot direct "$log" --append workqueue.power-efficient=1
