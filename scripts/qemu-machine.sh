@@ -5,8 +5,11 @@
 #
 # qemu_machine q35|microvm ICOUNT: sets QEMU_MACHINE, the -machine value
 # (callers may append ",memory-backend=...", ",nvdimm=on"), and
-# QEMU_MACHINE_GLOBALS, the -global options that go with it.  ICOUNT is 1
-# when the VM runs under -icount.  Fails on another name.
+# QEMU_MACHINE_GLOBALS, the -global options that go with it; also
+# QEMU_MACHINE_VSOCK, the vhost-user vsock device model on its bus, and
+# QEMU_MACHINE_PCI, 1 when that bus is PCI (else the host's pci=off
+# applies: no device of the machine is a PCI one).  ICOUNT is 1 when the VM
+# runs under -icount.  Fails on another name.
 #
 #  q35      the lean machine of qemu-harness.md, closer to Hyper-V's: no ACPI
 #           PCI hot-plug methods in the DSDT (nothing here hot-plugs PCI
@@ -31,10 +34,14 @@ qemu_machine() {
 		QEMU_MACHINE="q35,sata=off,smbus=off,vmport=off,i8042=off"
 		[ "$2" = 1 ] && QEMU_MACHINE="$QEMU_MACHINE,hpet=off"
 		QEMU_MACHINE_GLOBALS=(-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off)
+		QEMU_MACHINE_VSOCK=vhost-user-vsock-pci
+		QEMU_MACHINE_PCI=1
 		;;
 	microvm)
 		QEMU_MACHINE="microvm,x-option-roms=off,acpi=on,pcie=off,auto-kernel-cmdline=off,rtc=on,pit=on,pic=on,isa-serial=on"
 		QEMU_MACHINE_GLOBALS=()
+		QEMU_MACHINE_VSOCK=vhost-user-vsock-device
+		QEMU_MACHINE_PCI=0
 		;;
 	*) return 1 ;;
 	esac

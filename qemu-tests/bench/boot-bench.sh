@@ -275,7 +275,7 @@ bench_negotiate() {
 	negotiate='{}'
 	guest_work=null
 	local pci="without pci=off (the vsock device is a PCI one here)"
-	[ "$KP_MACHINE" = q35 ] || pci="pci=off included (the vsock device is on virtio-mmio)"
+	[ "$QEMU_MACHINE_PCI" = 1 ] || pci="pci=off included (the vsock device is on virtio-mmio)"
 	neg_machine="scripts/run-vm --machine $KP_MACHINE --boot bios --host --icount --mem 256 --quiet --no-console (the machine above with a vhost-user vsock device, lcow-vsockd and lcowctl serve as the host); command line: the host's default (no console), $pci [$KP_HYPERV_LIKE] -- -e 1 ${NEG_CHAIN[*]}"
 	[ -x "$OUT/bin/lcowctl" ] && [ -x "$OUT/bin/lcow-vsockd" ] || return 0
 	for name in $(printf '%s\n' "${!kernels[@]}" | sort); do

@@ -70,7 +70,7 @@ seq=$(sed -n 's/^UEVENT-SEQNUM=//p' "$log")
 check "uefi: the boot's unheard uevents are counted (seqnum ${seq:-?} > 100)" \
 	bash -c "[ '${seq:-0}' -gt 100 ] 2>/dev/null"
 check_log "uefi: no /sys/kernel/slab (SLUB_SYSFS off)" "$log" '^SLAB-SYSFS=absent$'
-python3 "$ROOT/qemu-tests/tests/builtin-params.py" "$BOOTFILES/vmlinux" >"$work/params.want" 2>&1 || true
+python3 "$ROOT/qemu-tests/tests/data/builtin-params.py" "$BOOTFILES/vmlinux" >"$work/params.want" 2>&1 || true
 sed -n 's/^PARAM //p' "$log" | LC_ALL=C sort >"$work/params.got"
 if [ -s "$work/params.want" ] && diff "$work/params.want" "$work/params.got" >"$work/params.diff"; then
 	tap_ok "uefi: /sys/module shows each of vmlinux's $(wc -l <"$work/params.want") visible built-in parameters, with its mode"
